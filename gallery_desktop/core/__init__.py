@@ -1,0 +1,1 @@
+"""Qt-free core: records, run parsing, favorites store, thumbnails, index and watcher."""

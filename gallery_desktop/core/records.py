@@ -1,0 +1,93 @@
+"""Plain, frozen records shared by the core and the Qt layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class ImageSource(StrEnum):
+    """Where a record's image lives, as far as the gallery may know."""
+
+    LOCAL = "local"  # a file inside the data folder (it may still be unreadable)
+    MISSING = "missing"  # the URL resolves inside the data folder but no file is there
+    REMOTE = "remote"  # an http(s) URL: shown as a placeholder, never fetched
+    OUTSIDE = "outside"  # the URL escapes the data folder (or is unusable): never read
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryImage:
+    """One image of one post of one run, as the studio's web gallery describes it.
+
+    Field names are the snake_case twins of the web gallery's ``GalleryImage``.
+    ``created_at`` is the ISO-8601 string shown to people; ``created_ts`` is the
+    same instant as a POSIX timestamp used for stable sorting.
+    """
+
+    id: str
+    run_id: str
+    slide_id: str
+    image_url: str
+    image_path: Path | None
+    prompt: str = ""
+    slide_text: str = ""
+    created_at: str = ""
+    aspect_ratio: str = "1:1"
+    composition: str = "single"
+    model: str | None = None
+    topic: str | None = None
+    audience: str | None = None
+    usage_count: int = 0
+    is_favorite: bool = False
+    # Extras for display and search.
+    created_ts: float = 0.0
+    post_order: int = 0
+    source: ImageSource = ImageSource.LOCAL
+    status: str | None = None
+    mode: str | None = None
+    image_model: str | None = None
+    style_preset: str | None = None
+    hook: str | None = None
+    overlay_title: str | None = None
+    overlay_subtitle: str | None = None
+    scheduled_date: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[float, str, int]:
+        """Newest first, then run id, then post order (use with ``sorted``)."""
+        return (-self.created_ts, self.run_id, self.post_order)
+
+    def search_text(self) -> str:
+        """Lower-cased text that the search field matches against."""
+        parts = (self.prompt, self.slide_text, self.topic, self.model, self.run_id,
+                 self.hook, self.overlay_title, self.overlay_subtitle, self.audience)
+        return "\n".join(p for p in parts if p).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedItem:
+    """Something the scan passed over, and why (shown to people as is)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What parsing one run folder produced."""
+
+    run_id: str
+    run_dir: Path
+    images: tuple[GalleryImage, ...] = ()
+    skipped: tuple[SkippedItem, ...] = ()
+
+
+@dataclass(slots=True)
+class ScanReport:
+    """The outcome of scanning a data folder."""
+
+    data_dir: Path
+    runs_seen: int = 0
+    images: list[GalleryImage] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
