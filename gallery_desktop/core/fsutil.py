@@ -1,0 +1,90 @@
+"""File-system helpers: the one place that writes files atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+
+# On Windows os.replace fails with a sharing violation while another process has the
+# target open (antivirus, indexers, the web server reading it): retry for a short while.
+_REPLACE_RETRIES = 20 if sys.platform == "win32" else 1
+_REPLACE_DELAY_S = 0.025
+
+
+def temp_prefix(path: Path) -> str:
+    """The prefix of the temp files that ``write_atomic`` makes next to ``path``."""
+    return f".{path.name}."
+
+
+def replace(src: Path | str, dst: Path | str) -> None:
+    """``os.replace`` that rides out brief sharing violations on Windows."""
+    for attempt in range(_REPLACE_RETRIES):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if attempt == _REPLACE_RETRIES - 1:
+                raise
+            time.sleep(_REPLACE_DELAY_S)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a no-op where directories can't be opened)."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+
+    Writes a temp file in the same folder, flushes and fsyncs it, renames it over ``path``
+    and fsyncs the folder. On any failure the temp file is removed and ``path`` is untouched.
+
+    Raises:
+        OSError: the write, the fsync or the rename failed.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(path: Path, older_than_s: float = 60.0) -> list[Path]:
+    """Delete temp files that an earlier, crashed ``write_atomic`` left next to ``path``.
+
+    Only files older than ``older_than_s`` go, so a write in progress in another process
+    keeps its temp file. Returns the paths removed.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        candidates = list(path.parent.glob(temp_prefix(path) + "*" + TEMP_SUFFIX))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        try:
+            if now - candidate.stat().st_mtime >= older_than_s:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue
+    return removed
