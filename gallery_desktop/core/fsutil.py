@@ -45,27 +45,42 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> os.stat_result:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
-    Writes a temp file in the same folder, flushes and fsyncs it, renames it over ``path``
-    and fsyncs the folder. On any failure the temp file is removed and ``path`` is untouched.
+    Writes a temp file in the same folder, fsyncs it, renames it over ``path`` and fsyncs
+    the folder. On any failure the temp file is removed and ``path`` is untouched.
+
+    Args:
+        path: The file to (re)place; its folder must exist.
+        data: The complete new content.
+
+    Returns:
+        The ``stat`` of the written file, taken before the rename, so a caller can tell its
+        own write from a later one by another process without a second, racy ``stat``.
 
     Raises:
         OSError: the write, the fsync or the rename failed.
     """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            # Raw os.write: no extra buffer copy of large payloads, and a full disk
+            # surfaces here as OSError(ENOSPC) rather than later on close.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            written = os.fstat(fd)
+        finally:
+            os.close(fd)
         replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+    return written
 
 
 def remove_stale_temp_files(path: Path, older_than_s: float = 60.0) -> list[Path]:

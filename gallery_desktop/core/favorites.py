@@ -1,0 +1,406 @@
+"""The shared favorites file: hearts and usage counts, safe across threads, processes, crashes."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from gallery_desktop.core import fsutil
+from gallery_desktop.core.errors import FavoritesWriteError
+from gallery_desktop.core.favorites_format import (
+    FAVORITES_KEY,
+    USAGE_KEY,
+    ContentError,
+    FavoritesData,
+    body_with,
+    favorites_body,
+    parse,
+    render,
+    usage_body,
+)
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_S = 5.0
+PARSE_RETRY_S = 1.0
+_RETRY_SLEEP_S = 0.02
+# File systems stamp mtimes coarsely (a kernel tick; FAT and some network mounts: up to
+# 2 s). A signature younger than this may hide a same-size rewrite, so compare content.
+_RACY_NS = 2_000_000_000
+
+
+def lock_path_for(path: Path) -> Path:
+    """The sidecar lock file that guards ``path`` among gallery-desktop processes.
+
+    Deliberately not ``<name>.lock``: that is the lock folder Node's proper-lockfile uses.
+    """
+    return path.with_name(f".{path.name}.desktop.lock")
+
+
+@dataclass(frozen=True, slots=True)
+class _Signature:
+    """What identifies one version of the file without reading it."""
+
+    mtime_ns: int
+    size: int
+    inode: int
+    checked_ns: int  # wall clock just before the stat; decides whether mtime can be trusted
+
+    @classmethod
+    def of(cls, st: os.stat_result, checked_ns: int) -> _Signature:
+        return cls(st.st_mtime_ns, st.st_size, st.st_ino, checked_ns)
+
+    def same_file(self, other: _Signature) -> bool:
+        return (self.mtime_ns, self.size, self.inode) == (other.mtime_ns, other.size, other.inode)
+
+    @property
+    def racy(self) -> bool:
+        return self.checked_ns - self.mtime_ns < _RACY_NS
+
+
+@dataclass(slots=True)
+class _Disk:
+    """What a look at the file found. ``doc`` None with ``bad`` None: missing or blank."""
+
+    sig: _Signature | None
+    data: bytes | None
+    doc: FavoritesData | None
+    bad: str | None = None
+    unchanged: bool = False
+
+
+class FavoritesStore:
+    """Hearts and usage counts in ``gallery-favorites.json``, shared with the web studio.
+
+    Readers (``is_favorite``, ``favorites`` ...) only look at memory and are cheap on any
+    thread. Writers apply their change as an operation on what is on disk now, under a
+    cross-process lock, and update memory only once the file is safely replaced; on
+    failure they raise ``FavoritesWriteError`` and leave memory and file as they were.
+    ``load`` and ``reload_if_changed`` read the disk: call them off the GUI thread.
+
+    A file that stays unparseable is never overwritten silently: the store starts
+    empty, reports it in ``problem`` and, just before its first write, moves the file
+    aside to ``gallery-favorites.corrupt-<UTC time>.json``. A blank file holds nothing
+    to lose and is simply replaced. The parsing rules are in ``favorites_format.parse``.
+    """
+
+    def __init__(self, path: Path, *, lock_timeout: float = LOCK_TIMEOUT_S,
+                 parse_retry_s: float = PARSE_RETRY_S) -> None:
+        """Create a store; nothing is read until ``load``.
+
+        Args:
+            path: The favorites file (``<data>/gallery-favorites.json``).
+            lock_timeout: Seconds a write waits for another process's lock.
+            parse_retry_s: Seconds a read keeps retrying a file that does not parse,
+                since the web server rewrites it in place and may be half-way through.
+        """
+        self._path = Path(path)
+        self._lock_timeout = lock_timeout
+        self._parse_retry_s = parse_retry_s
+        self._file_lock = FileLock(str(lock_path_for(self._path)), thread_local=False)
+        self._io_lock = threading.Lock()  # one disk operation at a time; held across I/O
+        self._state_lock = threading.Lock()  # guards memory; never held across I/O
+        self._doc = FavoritesData()
+        self._frozen: frozenset[str] | None = None
+        self._sig: _Signature | None = None
+        self._data: bytes | None = None  # the bytes behind _sig, for racy comparisons
+        self._problem: str | None = None
+        self._bad_on_disk = False
+        self._external_change = False  # merged by a write, not yet reported by a reload
+
+    @property
+    def path(self) -> Path:
+        """The favorites file."""
+        return self._path
+
+    @property
+    def problem(self) -> str | None:
+        """Why the file could not be used, for people; None when all is well."""
+        with self._state_lock:
+            return self._problem
+
+    # -- readers: memory only ------------------------------------------------------------
+
+    def is_favorite(self, image_id: str) -> bool:
+        """Whether ``image_id`` has a heart."""
+        with self._state_lock:
+            return image_id in self._doc.favorites
+
+    def get_usage_count(self, image_id: str) -> int:
+        """How often ``image_id`` was used (0 when never)."""
+        with self._state_lock:
+            return self._doc.usage.get(image_id, 0)
+
+    def favorites(self) -> frozenset[str]:
+        """The ids with a heart."""
+        with self._state_lock:
+            if self._frozen is None:
+                self._frozen = frozenset(self._doc.favorites)
+            return self._frozen
+
+    def usage_counts(self) -> dict[str, int]:
+        """A copy of all usage counts."""
+        with self._state_lock:
+            return dict(self._doc.usage)
+
+    # -- reading the disk ----------------------------------------------------------------
+
+    def load(self) -> None:
+        """(Re)read the file; never raises for bad content or I/O trouble (see ``problem``).
+
+        Also removes temp files that crashed writers left behind.
+        """
+        with self._io_lock:
+            fsutil.remove_stale_temp_files(self._path)
+            self._sig = None  # force a full read
+            self._refresh()
+
+    def reload_if_changed(self) -> bool:
+        """Re-read the file if it changed on disk since we last read or wrote it.
+
+        Returns:
+            True when favorites or usage counts in memory changed, by this reload or by
+            another process's changes that one of our writes merged since the last call.
+        """
+        with self._io_lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
+        try:
+            disk = self._look()
+        except OSError as err:
+            self._set_problem(self._describe(err))
+            return self._take_external_change()
+        if disk.unchanged:
+            return self._take_external_change()
+        if disk.bad is not None:
+            self._sig, self._data, self._bad_on_disk = disk.sig, disk.data, True
+            self._set_problem(self._describe_bad(disk.bad))
+            return self._take_external_change()
+        changed = self._adopt(disk)
+        return self._take_external_change() or changed
+
+    def _take_external_change(self) -> bool:
+        changed, self._external_change = self._external_change, False
+        return changed
+
+    def _set_problem(self, problem: str) -> None:
+        log.warning("%s", problem)
+        with self._state_lock:
+            self._problem = problem
+
+    def _look(self) -> _Disk:
+        """Read the file unless its signature shows it is the version we know.
+
+        Raises:
+            OSError: the path is a folder or cannot be read.
+        """
+        deadline = time.monotonic() + self._parse_retry_s
+        while True:
+            checked_ns = time.time_ns()
+            try:
+                with open(self._path, "rb") as f:
+                    st = os.fstat(f.fileno())
+                    if stat.S_ISDIR(st.st_mode):
+                        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file",
+                                                str(self._path))
+                    sig = _Signature.of(st, checked_ns)
+                    known = self._sig
+                    if known is not None and known.same_file(sig) and not known.racy:
+                        return _Disk(known, self._data, None, unchanged=True)
+                    data = f.read()
+            except FileNotFoundError:
+                return _Disk(None, None, None)  # adopting "empty" is cheap, so never "unchanged"
+            if known is not None and known.same_file(sig) and data == self._data:
+                return _Disk(sig, data, None, unchanged=True)
+            try:
+                doc = parse(data, self._path.name)
+            except ContentError as err:
+                if err.transient and time.monotonic() < deadline:
+                    time.sleep(_RETRY_SLEEP_S)  # maybe caught an in-place write half-way
+                    continue
+                return _Disk(sig, data, None, bad=str(err))
+            if doc is None and time.monotonic() < deadline:
+                time.sleep(_RETRY_SLEEP_S)  # in-place writers truncate first: maybe blank for now
+                continue
+            return _Disk(sig, data, doc)
+
+    def _describe(self, err: OSError) -> str:
+        reason = err.strerror or str(err)
+        return f"The favorites file {self._path} cannot be used: {reason}."
+
+    def _describe_bad(self, reason: str) -> str:
+        return (f"The favorites file {self._path} could not be read: {reason}. Starting "
+                f"with no favorites; the file will be kept as "
+                f"{self._path.stem}.corrupt-<time>{self._path.suffix} at the first change.")
+
+    # -- writers -------------------------------------------------------------------------
+
+    def set_favorite(self, image_id: str, value: bool) -> bool:
+        """Give ``image_id`` a heart or take it away (idempotent: no write when already so).
+
+        Returns:
+            The new value.
+
+        Raises:
+            FavoritesWriteError: the change could not be saved; nothing changed.
+        """
+        return bool(self._write(FAVORITES_KEY, image_id, lambda doc: bool(value)))
+
+    def toggle_favorite(self, image_id: str) -> bool:
+        """Flip ``image_id``'s heart as it is on disk now.
+
+        Returns:
+            The new value.
+
+        Raises:
+            FavoritesWriteError: the change could not be saved; nothing changed.
+        """
+        return bool(self._write(FAVORITES_KEY, image_id,
+                                lambda doc: image_id not in doc.favorites))
+
+    def increment_usage(self, image_id: str) -> int:
+        """Count one more use of ``image_id``, on top of the count on disk now.
+
+        Returns:
+            The new count.
+
+        Raises:
+            FavoritesWriteError: the change could not be saved; nothing changed.
+        """
+        return int(self._write(USAGE_KEY, image_id,
+                               lambda doc: doc.usage.get(image_id, 0) + 1))
+
+    def _write(self, section: str, image_id: str,
+               decide: Callable[[FavoritesData], int]) -> int:
+        with self._io_lock:
+            try:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                with self._locked():
+                    return self._commit(section, image_id, decide)
+            except FavoritesWriteError:
+                raise
+            except OSError as err:
+                raise self._write_error(err.strerror or str(err), err) from err
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self._file_lock.acquire(timeout=self._lock_timeout)
+        except Timeout as err:
+            raise self._write_error(
+                f"another gallery-desktop process has held {lock_path_for(self._path).name} "
+                f"for over {self._lock_timeout:g} s", err) from err
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    def _write_error(self, reason: str, cause: OSError) -> FavoritesWriteError:
+        error = FavoritesWriteError(f"Could not save favorites to {self._path}: {reason}")
+        error.errno = cause.errno
+        return error
+
+    def _commit(self, section: str, image_id: str, decide: Callable[[FavoritesData], int]
+                ) -> int:
+        """Apply one change on top of the file as it is now; the file lock is held."""
+        disk = self._look()
+        if disk.unchanged or disk.bad is not None:
+            doc, merged = self._doc, None
+        else:
+            doc, merged = disk.doc or FavoritesData(), disk
+        bad = self._bad_on_disk if disk.unchanged else disk.bad is not None
+        new = decide(doc)
+        if section == FAVORITES_KEY:
+            old = int(image_id in doc.favorites)
+            body = doc.fav_body if doc.fav_body is not None else favorites_body(doc.favorites)
+            view = replace(doc, fav_body=body_with(body, image_id, "true" if new else None))
+        else:
+            old = doc.usage.get(image_id, 0)
+            body = doc.usage_body if doc.usage_body is not None else usage_body(doc.usage)
+            view = replace(doc, usage_body=body_with(body, image_id, str(new)))
+        if new == old:  # e.g. set_favorite to what it already is: nothing to write
+            if merged is not None:
+                self._adopt(merged)
+            return new
+        data = render(view)
+        aside = self._set_aside(disk.data or self._data or b"") if bad else None
+        try:
+            written = fsutil.write_atomic(self._path, data)
+        except BaseException:
+            if aside is not None:  # the bad file itself is still in place
+                with suppress(OSError):
+                    aside.unlink()
+            raise
+        if aside is not None:
+            log.warning("moved the unreadable favorites file %s aside to %s", self._path, aside)
+        self._sig = _Signature.of(written, time.time_ns())
+        self._data = data
+        self._bad_on_disk = False
+        with self._state_lock:
+            if merged is not None and not self._external_change:
+                self._external_change = (doc.favorites != self._doc.favorites
+                                         or doc.usage != self._doc.usage)
+            if section == FAVORITES_KEY:
+                if new:
+                    doc.favorites[image_id] = True
+                else:
+                    del doc.favorites[image_id]
+                self._frozen = None
+            else:
+                doc.usage[image_id] = new
+            doc.fav_body, doc.usage_body = view.fav_body, view.usage_body
+            if doc is not self._doc:
+                self._frozen = None
+            self._doc, self._problem = doc, None
+        return new
+
+    def _adopt(self, disk: _Disk) -> bool:
+        """Make what ``_look`` read the memory; True when favorites or counts changed."""
+        self._sig, self._data, self._bad_on_disk = disk.sig, disk.data, False
+        new = disk.doc or FavoritesData()
+        with self._state_lock:
+            old = self._doc
+            changed = new.favorites != old.favorites or new.usage != old.usage
+            self._doc, self._frozen, self._problem = new, None, None
+        return changed
+
+    def _set_aside(self, data: bytes) -> Path:
+        """Keep the unreadable file under a unique ``<stem>.corrupt-<UTC time>`` name.
+
+        A hard link keeps the file itself in place until the new one replaces it, so a
+        failed write leaves everything as it was; where links are unsupported, copy.
+        """
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+        for n in itertools.count(1):
+            suffix = "" if n == 1 else f"-{n}"
+            aside = self._path.with_name(
+                f"{self._path.stem}.corrupt-{stamp}{suffix}{self._path.suffix}")
+            try:
+                os.link(self._path, aside)
+                return aside
+            except FileExistsError:
+                continue
+            except OSError:
+                pass
+            try:
+                with open(aside, "xb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                return aside
+            except FileExistsError:
+                continue
+        raise AssertionError("unreachable")
