@@ -1,0 +1,223 @@
+"""A cache of parsed runs keyed by meta.json's (mtime_ns, size), so warm scans skip parsing."""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from gallery_desktop.core.fsutil import write_atomic
+from gallery_desktop.core.paths import make_child
+from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult, SkippedItem
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_FIELDS = tuple(f.name for f in fields(GalleryImage))
+# marshal's format follows the Python version, and a new record field changes the tuples:
+# either makes an old file unreadable, so both are part of the header and a mismatch means
+# "start empty".
+_HEADER = ("gallery-desktop run index", FORMAT_VERSION, tuple(sys.version_info[:2]), _FIELDS)
+_PATH_AT = _FIELDS.index("image_path")
+_SOURCE_AT = _FIELDS.index("source")
+_SOURCES = {s.value: s for s in ImageSource}
+
+# (mtime_ns, size, result, whether some image was missing when stored)
+_Entry = tuple[int, int, RunResult, bool]
+
+
+def _image_builder() -> Callable[[Sequence[Any]], GalleryImage]:
+    """A constructor taking field values in order, as fast as the record allows.
+
+    Loading 100,000 images through the frozen dataclass's ``__init__`` (one Python-level
+    ``object.__setattr__`` per field) takes about twice as long as setting the slots
+    directly, which is what this does when every field is a slot.
+    """
+    descriptors = [GalleryImage.__dict__.get(name) for name in _FIELDS]
+    member_type = type(RunResult.__dict__["run_id"])
+    if not all(type(d) is member_type for d in descriptors):
+        return lambda values: GalleryImage(*values)
+    set_slot = member_type.__set__
+    new = object.__new__
+    count = len(descriptors)
+
+    def build(values: Sequence[Any]) -> GalleryImage:
+        image: GalleryImage = new(GalleryImage)
+        any(map(set_slot, descriptors, repeat(image, count), values))
+        return image
+
+    return build
+
+
+_build_image = _image_builder()
+
+
+class _PathMaker:
+    """Rebuilds Paths from strings, sharing the parent folders (most images share a few)."""
+
+    def __init__(self) -> None:
+        self._parents: dict[str, Path] = {}
+
+    def __call__(self, text: str) -> Path:
+        parent, _, name = text.rpartition(os.sep)
+        if not parent or not name or name in (".", ".."):
+            return Path(text)
+        folder = self._parents.get(parent)
+        if folder is None:
+            folder = self._parents[parent] = Path(parent)
+        return make_child(folder, name)
+
+
+def _encode(result: RunResult) -> tuple[Any, ...]:
+    """A run as plain tuples that marshal can write."""
+    images = []
+    for image in result.images:
+        values = [getattr(image, name) for name in _FIELDS]
+        path = values[_PATH_AT]
+        values[_PATH_AT] = None if path is None else str(path)
+        values[_SOURCE_AT] = values[_SOURCE_AT].value
+        images.append(tuple(values))
+    return (result.run_id, tuple(images), tuple((s.path, s.reason) for s in result.skipped))
+
+
+def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunResult:
+    """The inverse of ``_encode``."""
+    run_id, image_rows, skipped_rows = payload
+    images = []
+    for row in image_rows:
+        values = list(row)
+        path = values[_PATH_AT]
+        if path is not None:
+            values[_PATH_AT] = make_path(path)
+        values[_SOURCE_AT] = _SOURCES[values[_SOURCE_AT]]
+        images.append(_build_image(values))
+    skipped = tuple(SkippedItem(path, reason) for path, reason in skipped_rows)
+    return RunResult(run_id, make_path(key), tuple(images), skipped)
+
+
+def _has_missing(result: RunResult) -> bool:
+    return any(image.source is ImageSource.MISSING for image in result.images)
+
+
+class RunIndex:
+    """Parsed runs remembered by run folder and meta.json's (mtime_ns, size).
+
+    The file lives in the user's cache folder and is ours alone: it is written with marshal
+    (plain tuples only, so loading it can't run code) and thrown away whenever it can't be
+    read. Not thread-safe: use one index from one thread at a time.
+    """
+
+    def __init__(self, cache_file: Path) -> None:
+        self.cache_file = cache_file
+        self._entries: dict[str, _Entry] = {}
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the index changed since it was loaded or saved."""
+        return self._dirty
+
+    def load(self) -> None:
+        """Read the cache file; a missing, corrupt or old-version file leaves the index empty."""
+        self._entries = {}
+        self._dirty = False
+        try:
+            data = self.cache_file.read_bytes()
+        except FileNotFoundError:
+            log.debug("no run index at %s yet", self.cache_file)
+            return
+        except OSError as err:
+            log.warning("cannot read the run index %s: %s", self.cache_file, err)
+            return
+        try:
+            header, rows = marshal.loads(data)
+            if header != _HEADER:
+                log.info("run index %s is from another version: starting afresh", self.cache_file)
+                return
+            make_path = _PathMaker()
+            entries = {key: (mtime_ns, size, result, _has_missing(result))
+                       for key, mtime_ns, size, payload in rows
+                       for result in (_decode(key, payload, make_path),)}
+        except Exception as err:  # any damage to a cache file means "rebuild"
+            log.warning("run index %s is damaged (%s: %s): starting afresh",
+                        self.cache_file, type(err).__name__, err)
+            return
+        self._entries = entries
+        log.debug("loaded %d runs from the run index %s", len(entries), self.cache_file)
+
+    def lookup(self, run_dir: Path, mtime_ns: int, size: int) -> RunResult | None:
+        """The stored result for a run whose meta.json still has this mtime and size.
+
+        Args:
+            run_dir: The run folder, as the scan names it (``<data>/runs/<runId>``).
+            mtime_ns: meta.json's ``st_mtime_ns`` now.
+            size: meta.json's ``st_size`` now.
+
+        Returns:
+            The result stored for the same (mtime_ns, size), else None.
+        """
+        hit = self.hit(str(run_dir), mtime_ns, size)
+        return None if hit is None else hit[0]
+
+    def hit(self, key: str, mtime_ns: int, size: int) -> tuple[RunResult, bool] | None:
+        """``lookup`` by the run folder's path string; also says if an image was missing."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != mtime_ns or entry[1] != size:
+            return None
+        return entry[2], entry[3]
+
+    def store(self, run_dir: Path, mtime_ns: int, size: int, result: RunResult) -> None:
+        """Remember a run's result for meta.json's current (mtime_ns, size).
+
+        Args:
+            run_dir: The run folder, as the scan names it.
+            mtime_ns: meta.json's ``st_mtime_ns`` when it was read.
+            size: meta.json's ``st_size`` when it was read.
+            result: What parsing it gave.
+        """
+        self.put(str(run_dir), mtime_ns, size, result)
+
+    def put(self, key: str, mtime_ns: int, size: int, result: RunResult) -> None:
+        """``store`` by the run folder's path string."""
+        self._entries[key] = (mtime_ns, size, result, _has_missing(result))
+        self._dirty = True
+
+    def prune(self, keep: Iterable[Path]) -> None:
+        """Forget every run folder not in ``keep``.
+
+        Args:
+            keep: The run folders that still exist.
+        """
+        self.retain(str(p) for p in keep)
+
+    def retain(self, keys: Iterable[str]) -> None:
+        """``prune`` by the run folders' path strings."""
+        gone = self._entries.keys() - set(keys)
+        for key in gone:
+            del self._entries[key]
+        if gone:
+            self._dirty = True
+
+    def save(self) -> None:
+        """Write the index atomically when it changed; a failure is logged (it is only a cache)."""
+        if not self._dirty:
+            return
+        rows = [(key, mtime_ns, size, _encode(result))
+                for key, (mtime_ns, size, result, _) in self._entries.items()]
+        try:
+            data = marshal.dumps((_HEADER, rows))
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.cache_file, data)
+        except (OSError, ValueError) as err:
+            log.warning("cannot save the run index %s: %s", self.cache_file, err)
+            return
+        self._dirty = False

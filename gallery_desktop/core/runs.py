@@ -1,0 +1,584 @@
+"""Reading the studio's run folders (``<data>/runs/<runId>/meta.json``) into gallery records."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gallery_desktop.core.paths import ImageLocator, make_child
+from gallery_desktop.core.records import (
+    GalleryImage,
+    ImageSource,
+    RunResult,
+    ScanReport,
+    SkippedItem,
+)
+
+if TYPE_CHECKING:
+    from gallery_desktop.core.index import RunIndex
+
+log = logging.getLogger(__name__)
+
+RUNS_DIRNAME = "runs"
+META_FILENAME = "meta.json"
+# A meta.json is a few kB; one this big is not a run, and reading it would stall the scan.
+MAX_META_BYTES = 64 * 1024 * 1024
+
+# O_NONBLOCK: a FIFO named meta.json must not hang the scan. O_NOFOLLOW: a symlinked meta.json
+# takes the slow path that checks where it points. O_BINARY: no newline translation on Windows.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
+
+# The instant in a run id: JavaScript's toISOString() with ":" and "." replaced by "-".
+_RUN_ID_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)(?:-(\d{1,6}))?Z?")
+_NOT_UTF8 = "folder name is not valid UTF-8, so its images would have no stable id"
+
+
+class FavoritesLookup(Protocol):
+    """What ``scan_runs`` needs from a favorites store."""
+
+    def is_favorite(self, image_id: str) -> bool: ...
+
+    def get_usage_count(self, image_id: str) -> int: ...
+
+
+class _Skip(Exception):
+    """A run's meta.json cannot be used; the message says why."""
+
+
+def display_name(name: str) -> str:
+    """A file name safe to show and to encode: undecodable bytes become U+FFFD."""
+    if name.isascii():
+        return name
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether a string can be written as UTF-8 (no surrogate escapes or lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_kind(value: object) -> str:
+    """How a JSON value is called in messages ("a list", "null" ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _iso(ts: float) -> str:
+    """A POSIX timestamp as JavaScript's ``toISOString()`` writes it."""
+    try:
+        dt = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _parse_instant(text: str) -> float | None:
+    """An ISO-8601 date or date-time as a POSIX timestamp; without an offset it is UTC."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        # The studio writes UTC ("...Z"); reading a bare time as UTC keeps the order the same
+        # on every machine, where local time would shift it with the time zone.
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return dt.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def run_id_instant(run_id: str) -> float | None:
+    """The instant encoded in a run id like ``2025-11-26T06-54-47-200Z`` (None if there is none)."""
+    m = _RUN_ID_INSTANT.match(run_id)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac = m.groups()
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                      int((frac or "0").ljust(6, "0")), tzinfo=UTC)
+        return dt.timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def created_timestamp(meta: dict[str, Any], run_id: str, meta_mtime: float) -> tuple[str, float]:
+    """When a run was created, as shown (ISO-8601) and as a POSIX timestamp for sorting.
+
+    Never "now", so the order stays stable between scans.
+
+    Args:
+        meta: The run's parsed meta.json.
+        run_id: The run folder's name.
+        meta_mtime: meta.json's modification time (POSIX seconds).
+
+    Returns:
+        ``createdAt`` as written when it parses as a date; else the instant encoded in the run
+        id; else meta.json's mtime.
+    """
+    created = meta.get("createdAt")
+    if isinstance(created, str):
+        ts = _parse_instant(created)
+        if ts is not None:
+            return created, ts
+    ts = run_id_instant(run_id)
+    if ts is None:
+        ts = meta_mtime
+    return _iso(ts), ts
+
+
+class _MetaReader:
+    """Applies the studio's data contract to one parsed meta.json, collecting problems."""
+
+    __slots__ = ("locator", "meta_path", "problems", "run_dir", "run_id")
+
+    def __init__(self, run_id: str, run_dir: Path, meta_path: str, locator: ImageLocator) -> None:
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.meta_path = meta_path
+        self.locator = locator
+        self.problems: list[SkippedItem] = []
+
+    def problem(self, reason: str) -> None:
+        """Note something in meta.json that was passed over."""
+        log.info("%s: %s", self.meta_path, reason)
+        self.problems.append(SkippedItem(self.meta_path, reason))
+
+    def text(self, obj: dict[str, Any], key: str, where: str) -> str | None:
+        """A text field; missing or null gives None, a wrong type is noted and gives None."""
+        value = obj.get(key)
+        if value.__class__ is str:
+            if value.isascii() or _is_utf8(value):
+                return value
+            self.problem(f"{where}{key} holds broken characters: they are replaced")
+            return str(value.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+        if value is not None:
+            self.problem(f"{where}{key} is {_json_kind(value)}, not text: ignored")
+        return None
+
+    def obj(self, obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+        """An object field; anything else is treated as missing (and noted unless null)."""
+        value = obj.get(key)
+        if value.__class__ is dict:
+            return value
+        if value is not None:
+            self.problem(f"{where}{key} is {_json_kind(value)}, not an object: ignored")
+        return {}
+
+    def images(self, meta: dict[str, Any], mtime: float) -> list[GalleryImage]:
+        """Every image the contract finds in ``meta``, in post order."""
+        posts = meta.get("posts")
+        if posts.__class__ is not list:
+            if posts is not None:
+                self.problem(f"posts is {_json_kind(posts)}, not a list: no images")
+            return []
+        config = self.obj(meta, "momConfig", "")
+        created_raw = meta.get("createdAt")
+        if created_raw is not None and created_raw.__class__ is not str:
+            self.problem(f"createdAt is {_json_kind(created_raw)}, not text: ignored")
+        elif created_raw and _parse_instant(created_raw) is None:
+            self.problem(f"createdAt {created_raw!r} is not a date: ignored")
+        created_at, created_ts = created_timestamp(meta, self.run_id, mtime)
+        mode = self.text(meta, "mode", "")
+        count = meta.get("count")
+        if count is not None and count.__class__ not in (int, float):
+            self.problem(f"count is {_json_kind(count)}, not a number: ignored")
+            count = None
+        run_fields: dict[str, Any] = {
+            "created_at": created_at, "created_ts": created_ts,
+            "aspect_ratio": self.text(config, "aspectRatio", "momConfig.") or "1:1",
+            "composition": "slideshow" if mode == "studio" and (count or 0) > 1 else "single",
+            "model": self.text(config, "model", "momConfig."),
+            "topic": self.text(meta, "topic", ""),
+            "audience": self.text(config, "audience", "momConfig."),
+            "status": self.text(meta, "status", ""), "mode": mode,
+            "image_model": self.text(config, "imageModel", "momConfig."),
+            "style_preset": self.text(config, "stylePreset", "momConfig."),
+        }
+        images: list[GalleryImage] = []
+        seen: set[str] = set()
+        for order, post in enumerate(posts):
+            if post.__class__ is not dict:
+                if post is not None:
+                    self.problem(f"posts[{order}] is {_json_kind(post)}, not an object: skipped")
+                continue
+            image = self.image(post, order, run_fields)
+            if image is None:
+                continue
+            if image.id in seen:
+                self.problem(f"posts[{order}] repeats the image id {image.id}: skipped, the "
+                             "first one is kept")
+                continue
+            seen.add(image.id)
+            images.append(image)
+        return images
+
+    def image(self, post: dict[str, Any], order: int,
+              run_fields: dict[str, Any]) -> GalleryImage | None:
+        """The image of one post, or None when it has none (yet)."""
+        where = f"posts[{order}]."
+        url = self.text(post, "finalImageUrl", where) or self.text(post, "rawImageUrl", where)
+        if not url:
+            return None  # a post whose image is not generated yet: normal, not a problem
+        mom = self.obj(post, "momPost", where)
+        mwhere = where + "momPost."
+        slide_id = self.text(mom, "id", mwhere) if mom else None
+        if slide_id and not _is_utf8(slide_id):
+            slide_id = None
+        if not slide_id:
+            slide_id = "slide-" + self.post_index(post, order, where)
+        path, source = self.locator.resolve(url, self.run_dir)
+        if source is ImageSource.OUTSIDE:
+            self.problem(f"{where}image URL {url!r} points outside the data folder: not read")
+        prompt = caption = hook = title = subtitle = None
+        if mom:
+            prompt = self.text(mom, "imagePrompt", mwhere)
+            caption = self.text(mom, "caption", mwhere)
+            hook = self.text(mom, "hook", mwhere)
+            title = self.text(mom, "overlayTitle", mwhere)
+            subtitle = self.text(mom, "overlaySubtitle", mwhere)
+        return GalleryImage(
+            id=f"img_{self.run_id}_{slide_id}", run_id=self.run_id, slide_id=slide_id,
+            image_url=url, image_path=path,
+            prompt=prompt or self.text(post, "imagePrompt", where) or "",
+            slide_text=caption or self.text(post, "text", where) or "",
+            post_order=order, source=source, hook=hook, overlay_title=title,
+            overlay_subtitle=subtitle, scheduled_date=self.text(post, "scheduledDate", where),
+            **run_fields)
+
+    def post_index(self, post: dict[str, Any], order: int, where: str) -> str:
+        """``post.index`` as JavaScript prints it in a template string."""
+        index = post.get("index")
+        if isinstance(index, int) and not isinstance(index, bool):
+            return str(index)
+        if isinstance(index, float):
+            return str(int(index)) if index.is_integer() else str(index)
+        if isinstance(index, str) and index and _is_utf8(index):
+            return index
+        # JavaScript would print "slide-undefined" and give every such post the same id;
+        # the post's place in the list keeps them apart.
+        self.problem(f"{where}index is {_json_kind(index) if index is not None else 'missing'}"
+                     f": the post's position {order + 1} is used instead")
+        return str(order + 1)
+
+
+class _RunReader:
+    """Reads the run folders of one data folder; one per scan (it owns the URL locator)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.locator = ImageLocator(data_dir)
+
+    def skipped(self, run_id: str, run_dir: Path, reason: str,
+                path: str | None = None) -> RunResult:
+        """A run that yields no images, with the reason logged and kept for the report."""
+        shown = display_name(path if path is not None else str(run_dir))
+        log.info("skipped %s: %s", shown, reason)
+        return RunResult(run_id, run_dir, (), (SkippedItem(shown, reason),))
+
+    def read_run(self, run_id: str, run_dir: Path, meta_path: str) -> tuple[RunResult, int, int]:
+        """Read and parse one run folder (never raises for bad data).
+
+        Returns:
+            The result, and meta.json's ``st_mtime_ns`` and ``st_size`` (-1 when not read).
+        """
+        try:
+            data, mtime_ns, size = self._read_meta(meta_path)
+        except FileNotFoundError:
+            gone = not os.path.isdir(run_dir)
+            reason = "run folder disappeared during the scan" if gone else "no meta.json in it"
+            return self.skipped(run_id, run_dir, reason), -1, -1
+        except _Skip as err:
+            return self.skipped(run_id, run_dir, str(err), meta_path), -1, -1
+        try:
+            # Bytes, not str: json then accepts a UTF-8 BOM, which the web server's JSON.parse
+            # would reject. A BOM is an editor's doing, not another document, so we read it.
+            meta = json.loads(data)
+        except RecursionError:
+            reason = "meta.json is nested too deeply to read"
+        except UnicodeDecodeError:
+            reason = "meta.json is not valid UTF-8"
+        except ValueError as err:
+            reason = (f"meta.json is not valid JSON ({err})" if data.strip()
+                      else "meta.json is empty")
+        else:
+            if meta.__class__ is not dict:
+                reason = f"meta.json holds {_json_kind(meta)}, not an object"
+            else:
+                reader = _MetaReader(run_id, run_dir, display_name(meta_path), self.locator)
+                images = reader.images(meta, mtime_ns / 1e9)
+                result = RunResult(run_id, run_dir, tuple(images), tuple(reader.problems))
+                return result, mtime_ns, size
+        return self.skipped(run_id, run_dir, reason, meta_path), mtime_ns, size
+
+    def _read_meta(self, meta_path: str) -> tuple[bytes, int, int]:
+        """The bytes, ``st_mtime_ns`` and ``st_size`` of a meta.json.
+
+        Raises:
+            FileNotFoundError: there is no meta.json (a run folder still being created).
+            _Skip: it cannot or must not be read (unreadable, not a file, too big, escapes).
+        """
+        try:
+            fd = os.open(meta_path, _OPEN_FLAGS | _NOFOLLOW)
+        except FileNotFoundError:
+            raise
+        except OSError as err:
+            fd = self._open_link(meta_path, err)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _Skip("meta.json is not a regular file")
+            if st.st_size > MAX_META_BYTES:
+                raise _Skip(f"meta.json is {st.st_size:,} bytes, over the "
+                            f"{MAX_META_BYTES:,}-byte limit: not read")
+            # One read of size + 1 bytes: a short read means we have it all (the common case).
+            data = os.read(fd, st.st_size + 1)
+            if len(data) > st.st_size:
+                data = _read_rest(fd, data)
+        except OSError as err:
+            raise _Skip(f"cannot read meta.json: {err.strerror or err}") from err
+        finally:
+            os.close(fd)
+        return data, st.st_mtime_ns, st.st_size
+
+    def _open_link(self, meta_path: str, err: OSError) -> int:
+        """Open a meta.json that O_NOFOLLOW refused: only when its link stays inside."""
+        if not os.path.islink(meta_path):
+            raise _Skip(f"cannot open meta.json: {err.strerror or err}") from err
+        if not self.locator.is_inside(os.path.realpath(meta_path)):
+            raise _Skip("meta.json links outside the data folder: not read") from err
+        try:
+            return os.open(meta_path, _OPEN_FLAGS)
+        except OSError as err2:
+            raise _Skip(f"cannot open meta.json: {err2.strerror or err2}") from err2
+
+    def check_entry(self, entry: os.DirEntry[str], run_dir: Path) -> RunResult | None:
+        """A skipped result when a ``runs`` entry is no usable run folder, else None."""
+        name = entry.name
+        if not _is_utf8(name):
+            return self.skipped(display_name(name), run_dir, _NOT_UTF8)
+        try:
+            is_dir = entry.is_dir()
+            is_link = entry.is_symlink()
+        except OSError as err:
+            return self.skipped(name, run_dir, f"cannot inspect it: {err.strerror or err}")
+        if not is_dir:
+            if is_link:
+                try:
+                    os.stat(run_dir)
+                except OSError as err:
+                    return self.skipped(name, run_dir,
+                                        f"broken or looping symlink ({err.strerror or err})")
+            return self.skipped(name, run_dir, "not a folder")
+        if is_link and not self.locator.is_inside(os.path.realpath(run_dir)):
+            return self.skipped(name, run_dir, "run folder links outside the data folder")
+        return None
+
+
+def _read_rest(fd: int, first: bytes) -> bytes:
+    """Finish reading a meta.json that grew after it was stat'ed."""
+    chunks = [first]
+    total = len(first)
+    while chunk := os.read(fd, 1 << 20):
+        total += len(chunk)
+        if total > MAX_META_BYTES:
+            raise _Skip(f"meta.json grew over the {MAX_META_BYTES:,}-byte limit: not read")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_run(run_dir: Path, data_dir: Path) -> RunResult:
+    """Read one run folder's meta.json into its gallery images.
+
+    Never raises for bad data: a folder that is missing, not a folder or has no readable
+    meta.json gives a result without images and with a SkippedItem saying why.
+
+    Args:
+        run_dir: ``<data_dir>/runs/<runId>``; its name is the run id.
+        data_dir: The data folder; image files outside it are never used.
+
+    Returns:
+        The run's images in post order, and everything that was passed over.
+    """
+    reader = _RunReader(data_dir)
+    run_id = run_dir.name
+    if not _is_utf8(run_id):
+        return reader.skipped(display_name(run_id), run_dir, _NOT_UTF8)
+    if not os.path.isdir(run_dir):
+        reason = "not a folder" if os.path.lexists(run_dir) else "no such folder"
+        return reader.skipped(run_id, run_dir, reason)
+    if os.path.islink(run_dir) and not reader.locator.is_inside(os.path.realpath(run_dir)):
+        return reader.skipped(run_id, run_dir, "run folder links outside the data folder")
+    return reader.read_run(run_id, run_dir, os.path.join(run_dir, META_FILENAME))[0]
+
+
+def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
+              cancelled: Callable[[], bool] | None = None) -> Iterator[RunResult]:
+    """One RunResult per entry of ``data_dir/runs``, newest run ids first.
+
+    Entries that are not run folders (files, folders without meta.json, broken links) give a
+    result without images that says why. With an index, a run whose meta.json has the same
+    (mtime_ns, size) as when it was stored is not read again, and after a complete pass the
+    index forgets runs that are gone (saving it is the caller's job).
+
+    Args:
+        data_dir: The data folder.
+        index: Parsed runs from earlier scans; updated with what this scan reads.
+        cancelled: Asked before each run; the scan stops as soon as it returns True.
+
+    Yields:
+        The result of each run folder.
+    """
+    yield from _iter_runs(data_dir, index, cancelled, None)
+
+
+def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], bool] | None,
+               problems: list[SkippedItem] | None) -> Iterator[RunResult]:
+    """``iter_runs``, also noting in ``problems`` when there is no usable runs folder."""
+    reader = _RunReader(data_dir)
+    locator = reader.locator
+    runs_dir = data_dir / RUNS_DIRNAME
+    try:
+        with os.scandir(runs_dir) as it:
+            # Run ids are ISO instants: reverse name order yields the newest runs first.
+            entries = sorted(it, key=_entry_name, reverse=True)
+    except OSError as err:
+        reason = ("no runs folder" if isinstance(err, FileNotFoundError)
+                  else f"cannot list the runs folder: {err.strerror or err}")
+        log.warning("%s: %s", runs_dir, reason)
+        if problems is not None:
+            problems.append(SkippedItem(display_name(str(runs_dir)), reason))
+        return
+    runs_real = os.path.realpath(runs_dir)
+    # Run folders are real (their images need no symlink check) when the runs folder is.
+    real_parent = None
+    if locator.is_inside(runs_real):
+        real_parent = runs_dir if runs_real == str(runs_dir) else Path(runs_real)
+    seen: list[str] = []
+    for entry in entries:
+        if cancelled is not None and cancelled():
+            return
+        name = entry.name
+        key = entry.path
+        if name.isascii() and entry.is_dir() and not entry.is_symlink():
+            meta_path = key + os.sep + META_FILENAME
+        else:
+            bad = reader.check_entry(entry, make_child(runs_dir, name))
+            if bad is not None:
+                yield bad
+                continue
+            meta_path = os.path.join(key, META_FILENAME)
+        seen.append(key)
+        if index is not None:
+            try:
+                st = os.stat(meta_path)
+            except OSError:
+                pass  # read_run below says why
+            else:
+                hit = index.hit(key, st.st_mtime_ns, st.st_size)
+                if hit is not None:
+                    result, has_missing = hit
+                    if has_missing:
+                        fresh = _recheck_missing(result, locator)
+                        if fresh is not result:
+                            index.put(key, st.st_mtime_ns, st.st_size, fresh)
+                            result = fresh
+                    yield result
+                    continue
+        run_dir = make_child(runs_dir, name)
+        if real_parent is not None and not entry.is_symlink():
+            locator.add_real_dir(make_child(real_parent, name), run_dir)
+        result, mtime_ns, size = reader.read_run(name, run_dir, meta_path)
+        if index is not None and mtime_ns >= 0:
+            index.put(key, mtime_ns, size, result)
+        yield result
+    if index is not None:
+        index.retain(seen)
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _recheck_missing(result: RunResult, locator: ImageLocator) -> RunResult:
+    """A cached run whose images were missing: look again, as they may have been written since."""
+    images = list(result.images)
+    changed = False
+    for i, image in enumerate(images):
+        if image.source is ImageSource.MISSING:
+            path, source = locator.resolve(image.image_url, result.run_dir)
+            if source is not image.source or path != image.image_path:
+                images[i] = replace(image, image_path=path, source=source)
+                changed = True
+    return replace(result, images=tuple(images)) if changed else result
+
+
+def _run_order(result: RunResult) -> tuple[float, str]:
+    return -result.images[0].created_ts, result.run_id
+
+
+def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
+              index: RunIndex | None = None) -> ScanReport:
+    """Scan every run of a data folder into one sorted list of images and a report.
+
+    Args:
+        data_dir: The data folder (holding ``runs/``).
+        favorites: When given, each image's ``is_favorite`` and ``usage_count`` come from it.
+        index: Parsed runs from earlier scans (see ``iter_runs``); the caller saves it.
+
+    Returns:
+        Images ordered by ``GalleryImage.sort_key`` (newest first, then run id, then post
+        order), duplicate ids dropped (the first kept), and every skipped item with its reason.
+    """
+    report = ScanReport(data_dir)
+    with_images: list[RunResult] = []
+    for result in _iter_runs(data_dir, index, None, report.skipped):
+        report.runs_seen += 1
+        if result.skipped:
+            report.skipped.extend(result.skipped)
+        if result.images:
+            with_images.append(result)
+    # All images of a run share created_ts and run_id and come in post order, so sorting the
+    # runs orders the images exactly as sort_key would, at a fraction of the cost.
+    with_images.sort(key=_run_order)
+    images = report.images
+    seen: set[str] = set()
+    for result in with_images:
+        for image in result.images:
+            if image.id in seen:
+                reason = f"image id {image.id} appears twice: the first one is kept"
+                log.info("%s: %s", result.run_dir, reason)
+                report.skipped.append(SkippedItem(display_name(str(result.run_dir)), reason))
+                continue
+            seen.add(image.id)
+            if favorites is not None:
+                favorite = favorites.is_favorite(image.id)
+                uses = favorites.get_usage_count(image.id)
+                if favorite or uses:
+                    image = replace(image, is_favorite=favorite, usage_count=uses)
+            images.append(image)
+    return report
