@@ -1,0 +1,550 @@
+"""The gallery's list model: records newest first, hearts, usage counts and thumbnails."""
+
+from __future__ import annotations
+
+import bisect
+import html
+import logging
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from operator import itemgetter
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QImage, QPixmap
+
+from gallery_desktop.core.records import GalleryImage, ImageSource
+from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, ThumbState
+
+log = logging.getLogger(__name__)
+
+# Carries the dragged images' ids, so a drop target inside the app can tell what it got.
+MIME_IMAGE_IDS = "application/x-gallery-image-ids"
+TITLE_LENGTH = 60
+_Index = QModelIndex | QPersistentModelIndex
+# A unique, total order: newest first, then run id, then post order, then id.
+_Key = tuple[float, str, int, str]
+
+
+def _key(rec: GalleryImage) -> _Key:
+    return (*rec.sort_key, rec.id)
+
+
+def short_title(rec: GalleryImage) -> str:
+    """The first line of the slide text, shortened, else the slide id."""
+    line = rec.slide_text.strip().split("\n", 1)[0].strip()
+    if not line:
+        return rec.slide_id
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _changed_roles(old: GalleryImage, new: GalleryImage) -> list[int]:
+    """The roles whose value differs between two versions of one record."""
+    roles: set[int] = {ImageRole.RECORD}
+    if old.prompt != new.prompt:
+        roles |= {ImageRole.PROMPT, Qt.ItemDataRole.ToolTipRole}
+    if old.slide_text != new.slide_text or old.slide_id != new.slide_id:
+        roles |= {ImageRole.SLIDE_TEXT, Qt.ItemDataRole.DisplayRole}
+    if old.image_path != new.image_path or old.source != new.source:
+        roles |= {ImageRole.IMAGE_PATH, ImageRole.THUMB_STATE, ImageRole.THUMB_ERROR,
+                  Qt.ItemDataRole.DecorationRole}
+    if old.search_text() != new.search_text():
+        roles.add(ImageRole.SEARCH_TEXT)
+    return sorted(int(r) for r in roles)
+
+
+class _PixmapCache:
+    """Thumbnails by image path, least recently used evicted first, bounded in bytes."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._items: OrderedDict[Path, QPixmap] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, path: Path) -> QPixmap | None:
+        pixmap = self._items.get(path)
+        if pixmap is not None:
+            self._items.move_to_end(path)
+        return pixmap
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, path: Path, pixmap: QPixmap) -> list[Path]:
+        """Store ``pixmap``; returns the paths evicted to stay within budget."""
+        self.pop(path)
+        self._items[path] = pixmap
+        self._bytes += self._size(pixmap)
+        evicted: list[Path] = []
+        while self._bytes > self._budget and len(self._items) > 1:
+            old, old_pixmap = self._items.popitem(last=False)
+            self._bytes -= self._size(old_pixmap)
+            evicted.append(old)
+        return evicted
+
+    def pop(self, path: Path) -> bool:
+        pixmap = self._items.pop(path, None)
+        if pixmap is None:
+            return False
+        self._bytes -= self._size(pixmap)
+        return True
+
+    def clear(self) -> list[Path]:
+        paths = list(self._items)
+        self._items.clear()
+        self._bytes = 0
+        return paths
+
+    @staticmethod
+    def _size(pixmap: QPixmap) -> int:
+        return pixmap.width() * pixmap.height() * max(1, pixmap.depth() // 8)
+
+
+class GalleryModel(QAbstractListModel):
+    """All images of one data folder, newest first; hearts and usage kept beside the records.
+
+    Rows are found by id through a bisect on the sort key (no row numbers are stored, so
+    inserting a run at the top costs no re-indexing). ``data()`` does no I/O.
+
+    Signals:
+        favorite_set_requested(str image_id, bool value): ``setData(IS_FAVORITE)`` changed
+            a heart; whoever owns the favorites store persists it.
+    """
+
+    favorite_set_requested = Signal(str, bool)
+
+    def __init__(self, parent: QObject | None = None, *,
+                 pixmap_budget_bytes: int = 192 * 1024 * 1024) -> None:
+        super().__init__(parent)
+        self._records: list[GalleryImage] = []
+        self._keys: list[_Key] = []
+        self._by_id: dict[str, GalleryImage] = {}
+        self._search: dict[str, str] = {}
+        self._ids_by_run: dict[str, set[str]] = {}
+        self._ids_by_path: dict[Path, set[str]] = {}
+        self._favorites: set[str] = set()
+        self._usage: dict[str, int] = {}
+        self._favorites_present = 0
+        self._pixmaps = _PixmapCache(pixmap_budget_bytes)
+        self._broken: dict[Path, str] = {}
+
+    # -- Qt overrides -----------------------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._records)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = dict(super().roleNames())
+        names.update(ROLE_NAMES)
+        return names
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= len(self._records):
+            return None
+        rec = self._records[index.row()]
+        if role == ImageRole.IS_FAVORITE:
+            return rec.id in self._favorites
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._pixmaps.get(rec.image_path) if rec.image_path is not None else None
+        if role == ImageRole.THUMB_STATE:
+            return self._thumb_state(rec)
+        if role == ImageRole.USAGE_COUNT:
+            return self._usage.get(rec.id, 0)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return short_title(rec)
+        if role == ImageRole.RECORD:
+            return rec
+        if role == ImageRole.IMAGE_ID:
+            return rec.id
+        if role == ImageRole.PROMPT:
+            return rec.prompt
+        if role == ImageRole.SLIDE_TEXT:
+            return rec.slide_text
+        if role == ImageRole.RUN_ID:
+            return rec.run_id
+        if role == ImageRole.IMAGE_PATH:
+            return rec.image_path
+        if role == ImageRole.CREATED_TS:
+            return rec.created_ts
+        if role == ImageRole.SEARCH_TEXT:
+            return self._search[rec.id]
+        if role == ImageRole.THUMB_ERROR:
+            return self._broken.get(rec.image_path) if rec.image_path is not None else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            # Rich text so long prompts wrap; escaped so a prompt is never read as markup.
+            prompt = html.escape(rec.prompt) if rec.prompt else "<i>no prompt</i>"
+            return f"<qt>{prompt}<br><small>{html.escape(rec.run_id)}</small></qt>"
+        return None
+
+    def setData(self, index: _Index, value: object,
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Set a heart optimistically: the row changes now, then the request goes out."""
+        if role != ImageRole.IS_FAVORITE or not index.isValid():
+            return False
+        rec = self._records[index.row()]
+        want = bool(value)
+        if (rec.id in self._favorites) != want:
+            self._set_favorite_flag(rec.id, want)
+            self.dataChanged.emit(index, index, [int(ImageRole.IS_FAVORITE)])
+        self.favorite_set_requested.emit(rec.id, want)
+        return True
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", "text/plain", MIME_IMAGE_IDS, "application/x-qt-image"]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """File URLs and paths of the local images, their ids, and a decoded image if one is
+        at hand (the thumbnail: never a read from disk here)."""
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        recs = [self._records[r] for r in rows]
+        local = [r.image_path for r in recs
+                 if r.source is ImageSource.LOCAL and r.image_path is not None]
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in local])
+        mime.setText("\n".join(str(p) for p in local))
+        mime.setData(MIME_IMAGE_IDS, QByteArray("\n".join(r.id for r in recs).encode()))
+        if len(local) == 1:
+            pixmap = self._pixmaps.get(local[0])
+            if pixmap is not None:
+                mime.setImageData(pixmap.toImage())
+        return mime
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def record(self, row: int) -> GalleryImage:
+        """The record shown in ``row`` (raises IndexError when out of range)."""
+        if row < 0:
+            raise IndexError(row)
+        return self._records[row]
+
+    def row_of(self, image_id: str) -> int:
+        """The row showing ``image_id``, or -1 when absent."""
+        rec = self._by_id.get(image_id)
+        if rec is None:
+            return -1
+        return bisect.bisect_left(self._keys, _key(rec))
+
+    def index_of(self, image_id: str) -> QModelIndex:
+        """The model index of ``image_id`` (invalid when absent)."""
+        row = self.row_of(image_id)
+        return self.index(row) if row >= 0 else QModelIndex()
+
+    def get(self, image_id: str) -> GalleryImage | None:
+        """The record with ``image_id``, if shown."""
+        return self._by_id.get(image_id)
+
+    def ids(self) -> set[str]:
+        """Every image id shown (a copy)."""
+        return set(self._by_id)
+
+    def ids_of_run(self, run_id: str) -> set[str]:
+        """The ids of the images shown for ``run_id`` (a copy)."""
+        return set(self._ids_by_run.get(run_id, ()))
+
+    def ids_of_path(self, path: Path) -> set[str]:
+        """The ids of the images whose file is ``path`` (a copy)."""
+        return set(self._ids_by_path.get(path, ()))
+
+    def search_text_at(self, row: int) -> str:
+        """The precomputed, case-folded search text of ``row``."""
+        return self._search[self._records[row].id]
+
+    def is_favorite_at(self, row: int) -> bool:
+        """Whether ``row`` carries a heart (cheap, for the proxy)."""
+        return self._records[row].id in self._favorites
+
+    def usage_at(self, row: int) -> int:
+        """The usage count of ``row`` (cheap, for the proxy)."""
+        return self._usage.get(self._records[row].id, 0)
+
+    def is_favorite(self, image_id: str) -> bool:
+        """Whether ``image_id`` is a favorite as the model shows it."""
+        return image_id in self._favorites
+
+    def usage_count(self, image_id: str) -> int:
+        """The usage count the model shows for ``image_id``."""
+        return self._usage.get(image_id, 0)
+
+    def favorite_count(self) -> int:
+        """How many of the rows carry a heart."""
+        return self._favorites_present
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def insert_images(self, images: Iterable[GalleryImage]) -> int:
+        """Insert records at their sorted places; a known id is updated instead.
+
+        Consecutive records that land in one place go in with one ``beginInsertRows``.
+        Returns how many rows were inserted.
+        """
+        fresh: list[GalleryImage] = []
+        for rec in images:
+            if rec.id in self._by_id:
+                self.update_image(rec)
+            else:
+                fresh.append(rec)
+        if not fresh:
+            return 0
+        keyed = sorted(((_key(rec), rec) for rec in fresh), key=itemgetter(0))
+        seen: set[str] = set()
+        groups: list[tuple[int, list[_Key], list[GalleryImage]]] = []
+        for key, rec in keyed:
+            if rec.id in seen:  # the first of duplicate ids wins, as in the scan
+                continue
+            seen.add(rec.id)
+            pos = bisect.bisect_left(self._keys, key)
+            if groups and groups[-1][0] == pos:
+                groups[-1][1].append(key)
+                groups[-1][2].append(rec)
+            else:
+                groups.append((pos, [key], [rec]))
+        # From the bottom up, so that the positions of the groups above stay valid.
+        for pos, keys, recs in reversed(groups):
+            self.beginInsertRows(QModelIndex(), pos, pos + len(recs) - 1)
+            self._records[pos:pos] = recs
+            self._keys[pos:pos] = keys
+            for rec in recs:
+                self._add_lookups(rec)
+            self.endInsertRows()
+        return len(seen)
+
+    def remove_images(self, image_ids: Iterable[str]) -> int:
+        """Remove the rows of these ids (unknown ids are ignored); returns how many went."""
+        rows = sorted({r for r in (self.row_of(i) for i in set(image_ids)) if r >= 0})
+        ranges: list[list[int]] = []
+        for row in rows:
+            if ranges and ranges[-1][1] == row - 1:
+                ranges[-1][1] = row
+            else:
+                ranges.append([row, row])
+        for first, last in reversed(ranges):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for rec in self._records[first:last + 1]:
+                self._drop_lookups(rec)
+            del self._records[first:last + 1]
+            del self._keys[first:last + 1]
+            self.endRemoveRows()
+        return len(rows)
+
+    def update_image(self, rec: GalleryImage) -> bool:
+        """Replace the shown record with the same id; moves the row if its order changed.
+
+        Returns True when anything changed.
+        """
+        old = self._by_id.get(rec.id)
+        if old is None or old == rec:
+            return False
+        if _key(old) != _key(rec):
+            self.remove_images([rec.id])
+            self.insert_images([rec])
+            return True
+        row = self.row_of(rec.id)
+        self._drop_lookups(old)
+        self._records[row] = rec
+        self._add_lookups(rec)
+        idx = self.index(row)
+        self.dataChanged.emit(idx, idx, _changed_roles(old, rec))
+        return True
+
+    def replace_runs(self, runs: Mapping[str, Sequence[GalleryImage]]) -> None:
+        """Make the rows of each given run equal to its images, as a diff.
+
+        Gone images are removed, new ones inserted in order and changed ones updated in
+        place, so views keep their selection and scroll position (no model reset).
+        """
+        gone: list[str] = []
+        fresh: list[GalleryImage] = []
+        for run_id, images in runs.items():
+            new_ids = {rec.id for rec in images}
+            gone.extend(i for i in self._ids_by_run.get(run_id, ()) if i not in new_ids)
+            for rec in images:
+                if rec.id in self._by_id:
+                    self.update_image(rec)
+                else:
+                    fresh.append(rec)
+        self.remove_images(gone)
+        self.insert_images(fresh)
+
+    def clear(self) -> None:
+        """Forget every row and thumbnail (a reset: for switching to another folder)."""
+        self.beginResetModel()
+        self._records.clear()
+        self._keys.clear()
+        self._by_id.clear()
+        self._search.clear()
+        self._ids_by_run.clear()
+        self._ids_by_path.clear()
+        self._favorites_present = 0
+        self._pixmaps.clear()
+        self._broken.clear()
+        self.endResetModel()
+
+    # -- hearts and usage ------------------------------------------------------------------
+
+    def set_favorite_state(self, image_id: str, value: bool) -> None:
+        """Show ``value`` as the heart of ``image_id`` without requesting a write."""
+        if (image_id in self._favorites) == value:
+            return
+        self._set_favorite_flag(image_id, value)
+        self._emit_for_id(image_id, [ImageRole.IS_FAVORITE])
+
+    def set_usage_count(self, image_id: str, count: int) -> None:
+        """Show ``count`` as the usage of ``image_id``."""
+        if self._usage.get(image_id, 0) == count:
+            return
+        if count:
+            self._usage[image_id] = count
+        else:
+            self._usage.pop(image_id, None)
+        self._emit_for_id(image_id, [ImageRole.USAGE_COUNT])
+
+    def apply_favorites(self, favorites: Collection[str], usage: Mapping[str, int], *,
+                        keep: Collection[str] = ()) -> list[str]:
+        """Take the store's hearts and counts; only changed rows get ``dataChanged``.
+
+        Args:
+            favorites: every favorite id in the store.
+            usage: every usage count in the store.
+            keep: ids whose heart has a write pending: their optimistic value stays.
+
+        Returns:
+            The ids whose heart changed.
+        """
+        wanted = favorites if isinstance(favorites, (set, frozenset)) else set(favorites)
+        flipped = [i for i in self._favorites.symmetric_difference(wanted) if i not in keep]
+        for image_id in flipped:
+            self.set_favorite_state(image_id, image_id in wanted)
+        for image_id in set(self._usage).union(usage):
+            self.set_usage_count(image_id, int(usage.get(image_id, 0)))
+        return flipped
+
+    # -- thumbnails ------------------------------------------------------------------------
+
+    def set_thumbnail(self, path: Path, image: QImage) -> None:
+        """Slot for a decoded thumbnail: becomes a pixmap here, on the GUI thread."""
+        if path not in self._ids_by_path or image.isNull():
+            return
+        self._broken.pop(path, None)
+        for evicted in self._pixmaps.put(path, QPixmap.fromImage(image)):
+            self._emit_for_path(evicted, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE])
+        self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
+                                   ImageRole.THUMB_ERROR])
+
+    def set_thumbnail_failed(self, path: Path, reason: str) -> None:
+        """Slot for an image that could not be decoded: the broken placeholder shows."""
+        if path not in self._ids_by_path:
+            return
+        self._pixmaps.pop(path)
+        self._broken[path] = reason
+        self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
+                                   ImageRole.THUMB_ERROR])
+
+    def invalidate_thumbnail(self, path: Path) -> bool:
+        """Forget the thumbnail of ``path`` (the file changed); returns whether it is shown."""
+        had = self._pixmaps.pop(path) | (self._broken.pop(path, None) is not None)
+        if had:
+            self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
+                                       ImageRole.THUMB_ERROR])
+        return path in self._ids_by_path
+
+    def clear_thumbnails(self) -> None:
+        """Forget every pixmap (the thumbnail size changed)."""
+        for path in self._pixmaps.clear():
+            self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE])
+
+    def has_thumbnail(self, path: Path) -> bool:
+        """Whether a pixmap for ``path`` is at hand."""
+        return path in self._pixmaps
+
+    def needs_thumbnail(self, row: int) -> Path | None:
+        """The path to decode for ``row``, or None when it has a pixmap or nothing to load."""
+        rec = self._records[row]
+        if self._thumb_state(rec) is ThumbState.LOADING:
+            return rec.image_path
+        return None
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _thumb_state(self, rec: GalleryImage) -> ThumbState:
+        if rec.source is ImageSource.REMOTE:
+            return ThumbState.REMOTE
+        path = rec.image_path
+        if rec.source is not ImageSource.LOCAL or path is None:
+            return ThumbState.MISSING
+        if path in self._pixmaps:
+            return ThumbState.READY
+        if path in self._broken:
+            return ThumbState.BROKEN
+        return ThumbState.LOADING
+
+    def _set_favorite_flag(self, image_id: str, value: bool) -> None:
+        if value:
+            self._favorites.add(image_id)
+        else:
+            self._favorites.discard(image_id)
+        if image_id in self._by_id:
+            self._favorites_present += 1 if value else -1
+
+    def _add_lookups(self, rec: GalleryImage) -> None:
+        self._by_id[rec.id] = rec
+        self._search[rec.id] = rec.search_text()
+        self._ids_by_run.setdefault(rec.run_id, set()).add(rec.id)
+        if rec.image_path is not None:
+            self._ids_by_path.setdefault(rec.image_path, set()).add(rec.id)
+        if rec.id in self._favorites:
+            self._favorites_present += 1
+
+    def _drop_lookups(self, rec: GalleryImage) -> None:
+        del self._by_id[rec.id]
+        del self._search[rec.id]
+        run_ids = self._ids_by_run.get(rec.run_id)
+        if run_ids is not None:
+            run_ids.discard(rec.id)
+            if not run_ids:
+                del self._ids_by_run[rec.run_id]
+        if rec.image_path is not None:
+            path_ids = self._ids_by_path.get(rec.image_path)
+            if path_ids is not None:
+                path_ids.discard(rec.id)
+                if not path_ids:
+                    del self._ids_by_path[rec.image_path]
+                    # Nobody shows this file any more: let its pixmap go.
+                    self._pixmaps.pop(rec.image_path)
+                    self._broken.pop(rec.image_path, None)
+        if rec.id in self._favorites:
+            self._favorites_present -= 1
+
+    def _emit_for_id(self, image_id: str, roles: Sequence[int]) -> None:
+        row = self.row_of(image_id)
+        if row >= 0:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [int(r) for r in roles])
+
+    def _emit_for_path(self, path: Path, roles: Sequence[int]) -> None:
+        for image_id in self._ids_by_path.get(path, ()):
+            self._emit_for_id(image_id, roles)
+
+
+__all__ = ["MIME_IMAGE_IDS", "GalleryModel", "short_title"]

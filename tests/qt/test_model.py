@@ -1,0 +1,296 @@
+"""GalleryModel: order, diffs, hearts, usage, thumbnails, drag data and Qt's model checks."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QColor, QImage, QPixmap
+
+from gallery_desktop.core.records import GalleryImage, ImageSource
+from gallery_desktop.qt.model import MIME_IMAGE_IDS, GalleryModel, short_title
+from gallery_desktop.qt.roles import ImageRole, ThumbState
+
+
+def rec(run: int, post: int = 1, *, ts: float | None = None, tmp: Path = Path("/d"),
+        **kw: object) -> GalleryImage:
+    """A record of run number ``run`` (higher = newer unless ``ts`` says otherwise)."""
+    run_id = f"2025-01-01T00-00-{run:02d}-000Z"
+    fields: dict[str, object] = {
+        "id": f"img_{run_id}_slide-{post}", "run_id": run_id, "slide_id": f"slide-{post}",
+        "image_url": f"/data/runs/{run_id}/slide-{post}.png",
+        "image_path": tmp / "runs" / run_id / f"slide-{post}.png",
+        "prompt": f"prompt {run} {post}", "slide_text": f"Caption {run}.{post}",
+        "created_ts": float(run if ts is None else ts), "post_order": post,
+    }
+    fields.update(kw)
+    return GalleryImage(**fields)  # type: ignore[arg-type]
+
+
+def ids(model: GalleryModel) -> list[str]:
+    return [model.record(r).id for r in range(model.rowCount())]
+
+
+def thumb(color: str = "#3498db") -> QImage:
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(QColor(color))
+    return image
+
+
+@pytest.fixture
+def model(qtbot) -> GalleryModel:
+    return GalleryModel()
+
+
+def test_passes_qt_model_tester(qtmodeltester, model: GalleryModel) -> None:
+    model.insert_images([rec(r, p) for r in range(1, 8) for p in (1, 2)])
+    model.apply_favorites({rec(3).id}, {rec(4).id: 2})
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_role_names_expose_the_contract(model: GalleryModel) -> None:
+    names = {bytes(v) for v in model.roleNames().values()}
+    assert {b"record", b"imageId", b"isFavorite", b"usageCount", b"prompt", b"slideText",
+            b"runId", b"imagePath", b"thumbState", b"createdTs", b"searchText",
+            b"thumbError", b"display"} <= names
+
+
+def test_batches_in_any_order_end_newest_first(qtbot, model: GalleryModel) -> None:
+    records = [rec(r, p) for r in range(1, 41) for p in (1, 2, 3)]
+    shuffled = records[:]
+    random.Random(7).shuffle(shuffled)
+    inserted: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    for start in range(0, len(shuffled), 25):
+        model.insert_images(shuffled[start:start + 25])
+    expected = sorted(records, key=lambda r: r.sort_key)
+    assert ids(model) == [r.id for r in expected]
+    assert ids(model)[:3] == [rec(40, 1).id, rec(40, 2).id, rec(40, 3).id]
+    assert sum(last - first + 1 for first, last in inserted) == len(records)
+    for r in (0, 17, len(records) - 1):
+        assert model.row_of(model.record(r).id) == r
+    assert model.row_of("img_nope") == -1
+    with pytest.raises(IndexError):
+        model.record(-1)
+
+
+def test_one_sorted_block_goes_in_with_one_insert(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(50)])
+    with qtbot.waitSignal(model.rowsInserted) as blocker:
+        assert model.insert_images([rec(r) for r in range(10, 20)]) == 10
+    assert blocker.args[1:] == [1, 10]
+
+
+def test_known_id_is_updated_not_duplicated(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2)])
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        assert model.insert_images([rec(1, prompt="new words")]) == 0
+    assert model.rowCount() == 2
+    assert model.record(1).prompt == "new words"
+    roles = blocker.args[2]
+    assert ImageRole.PROMPT in roles and ImageRole.SEARCH_TEXT in roles
+    assert ImageRole.IS_FAVORITE not in roles and ImageRole.SLIDE_TEXT not in roles
+
+
+def test_remove_takes_contiguous_ranges(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(r) for r in range(1, 11)])
+    removed: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _p, first, last: removed.append((first, last)))
+    gone = [rec(r).id for r in (10, 9, 5, 4, 3)] + ["img_unknown"]
+    assert model.remove_images(gone) == 5
+    assert sorted(removed) == [(0, 1), (5, 7)]
+    assert ids(model) == [rec(r).id for r in (8, 7, 6, 2, 1)]
+
+
+def test_data_roles(model: GalleryModel) -> None:
+    remote = rec(3, image_path=None, source=ImageSource.REMOTE, image_url="https://x/y.png")
+    missing = rec(2, source=ImageSource.MISSING)
+    outside = rec(1, image_path=None, source=ImageSource.OUTSIDE, slide_text="")
+    local = rec(4, prompt="a <b>bold</b> cat", topic="Cats")
+    model.insert_images([remote, missing, outside, local])
+    idx = model.index(model.row_of(local.id))
+    assert idx.data(Qt.ItemDataRole.DisplayRole) == "Caption 4.1"
+    assert idx.data(ImageRole.RECORD) == local
+    assert idx.data(ImageRole.IMAGE_ID) == local.id
+    assert idx.data(ImageRole.PROMPT) == "a <b>bold</b> cat"
+    assert idx.data(ImageRole.SLIDE_TEXT) == "Caption 4.1"
+    assert idx.data(ImageRole.RUN_ID) == local.run_id
+    assert idx.data(ImageRole.IMAGE_PATH) == local.image_path
+    assert idx.data(ImageRole.CREATED_TS) == 4.0
+    assert "cats" in idx.data(ImageRole.SEARCH_TEXT)
+    assert idx.data(ImageRole.IS_FAVORITE) is False
+    assert idx.data(ImageRole.USAGE_COUNT) == 0
+    assert idx.data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+    assert idx.data(Qt.ItemDataRole.DecorationRole) is None
+    tip = idx.data(Qt.ItemDataRole.ToolTipRole)
+    assert "a &lt;b&gt;bold&lt;/b&gt; cat" in tip and local.run_id in tip
+    assert idx.data(Qt.ItemDataRole.EditRole) is None
+    state = {r.id: model.index(model.row_of(r.id)).data(ImageRole.THUMB_STATE)
+             for r in (remote, missing, outside)}
+    assert state == {remote.id: ThumbState.REMOTE, missing.id: ThumbState.MISSING,
+                     outside.id: ThumbState.MISSING}
+    assert model.index(model.row_of(outside.id)).data() == "slide-1"
+    assert model.data(QModelIndex(), ImageRole.IMAGE_ID) is None
+
+
+def test_short_title_takes_first_line_and_shortens() -> None:
+    assert short_title(rec(1, slide_text="  First line\nsecond")) == "First line"
+    long = short_title(rec(1, slide_text="word " * 40))
+    assert len(long) <= 60 and long.endswith("…")
+
+
+def test_set_data_is_optimistic_and_names_only_the_heart(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2)])
+    idx = model.index(1)
+    requests: list[tuple[str, bool]] = []
+    model.favorite_set_requested.connect(lambda i, v: requests.append((i, v)))
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        assert model.setData(idx, True, ImageRole.IS_FAVORITE)
+    assert blocker.args[2] == [ImageRole.IS_FAVORITE]
+    assert idx.data(ImageRole.IS_FAVORITE) is True
+    assert requests == [(rec(1).id, True)]
+    assert model.favorite_count() == 1
+    assert not model.setData(idx, "x", Qt.ItemDataRole.EditRole)
+    assert not model.setData(QModelIndex(), True, ImageRole.IS_FAVORITE)
+    with qtbot.assertNotEmitted(model.dataChanged):
+        model.set_favorite_state(rec(1).id, True)  # already shown: nothing to repaint
+
+
+def test_apply_favorites_changes_only_what_differs(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(r) for r in range(1, 6)])
+    model.apply_favorites({rec(1).id, rec(2).id}, {rec(3).id: 4})
+    assert model.favorite_count() == 2
+    changed: list[tuple[int, list[int]]] = []
+    model.dataChanged.connect(lambda tl, _br, roles: changed.append((tl.row(), list(roles))))
+    flipped = model.apply_favorites({rec(2).id, rec(5).id, "img_elsewhere"},
+                                    {rec(3).id: 4, rec(4).id: 1}, keep={rec(5).id})
+    assert set(flipped) == {rec(1).id, "img_elsewhere"}
+    assert sorted(changed) == sorted([(model.row_of(rec(1).id), [ImageRole.IS_FAVORITE]),
+                                      (model.row_of(rec(4).id), [ImageRole.USAGE_COUNT])])
+    assert not model.is_favorite(rec(5).id)  # a pending write keeps its optimistic value
+    assert model.is_favorite("img_elsewhere")
+    assert model.favorite_count() == 1
+    assert model.usage_count(rec(4).id) == 1
+    model.remove_images([rec(2).id])
+    assert model.favorite_count() == 0
+    model.insert_images([rec(2)])
+    assert model.favorite_count() == 1
+
+
+def test_replace_runs_applies_a_diff_without_reset(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1, 1), rec(1, 2), rec(2, 1), rec(3, 1)])
+    with qtbot.assertNotEmitted(model.modelReset):
+        model.replace_runs({
+            rec(1).run_id: [rec(1, 1, prompt="changed"), rec(1, 3)],  # 2 gone, 3 new
+            rec(3).run_id: [],  # the run is gone
+            rec(9).run_id: [rec(9, 1)],  # a new run
+        })
+    assert ids(model) == [rec(9).id, rec(2).id, rec(1, 1).id, rec(1, 3).id]
+    assert model.record(2).prompt == "changed"
+    assert model.ids_of_run(rec(3).run_id) == set()
+    assert model.ids_of_run(rec(1).run_id) == {rec(1, 1).id, rec(1, 3).id}
+
+
+def test_changed_time_moves_the_row(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2), rec(3)])
+    assert model.update_image(rec(1, ts=10.0))
+    assert ids(model) == [rec(1).id, rec(3).id, rec(2).id]
+    assert not model.update_image(rec(1, ts=10.0))
+    assert not model.update_image(rec(7))
+
+
+def test_usage_count_updates_one_role(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1)])
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        model.set_usage_count(rec(1).id, 3)
+    assert blocker.args[2] == [ImageRole.USAGE_COUNT]
+    assert model.index(0).data(ImageRole.USAGE_COUNT) == 3
+
+
+def test_thumbnail_ready_failed_and_invalidated(qtbot, model: GalleryModel) -> None:
+    shared = Path("/d/shared.png")
+    model.insert_images([rec(1, image_path=shared), rec(2, image_path=shared), rec(3)])
+    rows: list[int] = []
+    model.dataChanged.connect(lambda tl, _br, _roles: rows.append(tl.row()))
+    model.set_thumbnail(shared, thumb())
+    assert sorted(rows) == [1, 2]  # both rows showing the file repaint
+    pixmap = model.index(1).data(Qt.ItemDataRole.DecorationRole)
+    assert isinstance(pixmap, QPixmap) and pixmap.width() == 40
+    assert model.index(2).data(ImageRole.THUMB_STATE) == ThumbState.READY
+    assert model.has_thumbnail(shared) and model.needs_thumbnail(1) is None
+    assert model.needs_thumbnail(0) == rec(3).image_path
+
+    model.set_thumbnail_failed(shared, "truncated PNG")
+    assert model.index(1).data(ImageRole.THUMB_STATE) == ThumbState.BROKEN
+    assert model.index(1).data(ImageRole.THUMB_ERROR) == "truncated PNG"
+    assert model.index(1).data(Qt.ItemDataRole.DecorationRole) is None
+
+    assert model.invalidate_thumbnail(shared)
+    assert model.index(1).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+    assert not model.invalidate_thumbnail(Path("/d/unknown.png"))
+    model.set_thumbnail(Path("/d/unknown.png"), thumb())  # not shown: ignored
+    assert not model.has_thumbnail(Path("/d/unknown.png"))
+
+
+def test_pixmap_cache_is_bounded_and_evicts_least_recent(qtbot) -> None:
+    one = 40 * 30 * 4
+    model = GalleryModel(pixmap_budget_bytes=3 * one)
+    records = [rec(r) for r in range(1, 6)]
+    model.insert_images(records)
+    for r in records[:3]:
+        model.set_thumbnail(r.image_path, thumb())
+    model.index(model.row_of(records[0].id)).data(Qt.ItemDataRole.DecorationRole)  # touch
+    model.set_thumbnail(records[3].image_path, thumb())
+    assert model.has_thumbnail(records[0].image_path)
+    assert not model.has_thumbnail(records[1].image_path)
+    row = model.row_of(records[1].id)
+    assert model.index(row).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+    model.clear_thumbnails()
+    assert not any(model.has_thumbnail(r.image_path) for r in records)
+
+
+def test_removing_the_last_row_of_a_file_drops_its_pixmap(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1)])
+    model.set_thumbnail(rec(1).image_path, thumb())
+    model.remove_images([rec(1).id])
+    model.insert_images([rec(1)])
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+
+
+def test_mime_data_carries_file_urls_ids_and_image(qtbot, model: GalleryModel) -> None:
+    remote = rec(2, image_path=None, source=ImageSource.REMOTE)
+    model.insert_images([rec(1), remote])
+    model.set_thumbnail(rec(1).image_path, thumb())
+    assert model.supportedDragActions() == Qt.DropAction.CopyAction
+    assert model.flags(model.index(0)) & Qt.ItemFlag.ItemIsDragEnabled
+    mime = model.mimeData([model.index(1)])
+    assert [u.toLocalFile() for u in mime.urls()] == [str(rec(1).image_path)]
+    assert bytes(mime.data(MIME_IMAGE_IDS).data()).decode() == rec(1).id
+    assert mime.hasImage()
+    both = model.mimeData([model.index(0), model.index(1)])
+    assert len(both.urls()) == 1  # the remote image has no file to hand over
+    assert bytes(both.data(MIME_IMAGE_IDS).data()).decode().split() == [remote.id, rec(1).id]
+
+
+def test_clear_resets(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2)])
+    model.apply_favorites({rec(1).id}, {})
+    with qtbot.waitSignal(model.modelReset):
+        model.clear()
+    assert model.rowCount() == 0 and model.favorite_count() == 0 and model.ids() == set()
+
+
+def test_a_hundred_thousand_rows(qtbot, model: GalleryModel) -> None:
+    records = [GalleryImage(id=f"img_{r}_{p}", run_id=f"run-{r:05d}", slide_id=f"slide-{p}",
+                            image_url="", image_path=None, created_ts=float(r), post_order=p)
+               for r in range(20_000) for p in range(1, 6)]
+    # Batches as a scan sends them: oldest runs first, so each batch lands on top.
+    for start in range(0, len(records), 5000):
+        model.insert_images(records[start:start + 5000])
+    assert model.rowCount() == 100_000
+    assert [model.record(r).id for r in range(6)] == [
+        "img_19999_1", "img_19999_2", "img_19999_3", "img_19999_4", "img_19999_5", "img_19998_1"]
+    probe = records[54_321]
+    assert model.record(model.row_of(probe.id)) == probe
