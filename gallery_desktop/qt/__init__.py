@@ -1,0 +1,1 @@
+"""Qt layer: thin PySide6 models, views and workers over the Qt-free core."""
