@@ -279,6 +279,11 @@ class GalleryModel(QAbstractListModel):
         """The usage count of ``row`` (cheap, for the proxy)."""
         return self._usage.get(self._records[row].id, 0)
 
+    def oldest_key_at(self, row: int) -> tuple[float, str, int]:
+        """The key that orders rows oldest first, a run's posts in order (for the proxy)."""
+        rec = self._records[row]
+        return (rec.created_ts, rec.run_id, rec.post_order)
+
     def is_favorite(self, image_id: str) -> bool:
         """Whether ``image_id`` is a favorite as the model shows it."""
         return image_id in self._favorites

@@ -1,0 +1,142 @@
+"""GalleryProxy: favorites only, search words, sort modes, live re-filtering."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QStringListModel
+
+from gallery_desktop.qt.model import GalleryModel
+from gallery_desktop.qt.proxy import GalleryProxy
+from gallery_desktop.qt.roles import ImageRole, SortMode
+from tests.qt.test_model import rec
+
+
+def shown(proxy: GalleryProxy) -> list[str]:
+    return [proxy.index(r, 0).data(ImageRole.IMAGE_ID) for r in range(proxy.rowCount())]
+
+
+@pytest.fixture
+def model(qtbot) -> GalleryModel:
+    model = GalleryModel()
+    model.insert_images([
+        rec(1, prompt="Sunlit kitchen, coffee", topic="Mornings"),
+        rec(2, prompt="lunch boxes on a counter", model="gpt-4o"),
+        rec(3, prompt="Child pouring cereal", slide_text="Let kids own a task"),
+        rec(4, prompt="KITCHEN at night"),
+    ])
+    return model
+
+
+@pytest.fixture
+def proxy(model: GalleryModel) -> GalleryProxy:
+    proxy = GalleryProxy()
+    proxy.setSourceModel(model)
+    return proxy
+
+
+def test_passes_qt_model_tester(qtmodeltester, proxy: GalleryProxy) -> None:
+    proxy.set_search_text("kitchen")
+    proxy.set_sort_mode(SortMode.OLDEST)
+    qtmodeltester.check(proxy, force_py=True)
+
+
+def test_default_is_newest_first_unfiltered(proxy: GalleryProxy) -> None:
+    assert shown(proxy) == [rec(4).id, rec(3).id, rec(2).id, rec(1).id]
+    assert proxy.sort_mode() is SortMode.NEWEST
+    assert not proxy.favorites_only()
+
+
+def test_favorites_only_and_unfavoriting_removes_the_row(qtbot, model, proxy) -> None:
+    model.apply_favorites({rec(1).id, rec(3).id}, {})
+    proxy.set_favorites_only(True)
+    assert proxy.favorites_only()
+    assert shown(proxy) == [rec(3).id, rec(1).id]
+    with qtbot.waitSignal(proxy.rowsRemoved):
+        assert proxy.setData(proxy.index(0, 0), False, ImageRole.IS_FAVORITE)
+    assert shown(proxy) == [rec(1).id]
+    model.set_favorite_state(rec(4).id, True)  # e.g. the web studio hearted it
+    assert shown(proxy) == [rec(4).id, rec(1).id]
+    proxy.set_favorites_only(False)
+    assert len(shown(proxy)) == 4
+
+
+def test_search_is_case_insensitive_and_needs_every_word(proxy: GalleryProxy) -> None:
+    proxy.set_search_text("kitchen")
+    assert shown(proxy) == [rec(4).id, rec(1).id]
+    proxy.set_search_text("  Kitchen   COFFEE ")
+    assert shown(proxy) == [rec(1).id]
+    assert proxy.search_text() == "kitchen coffee"
+    proxy.set_search_text("mornings")  # topic
+    assert shown(proxy) == [rec(1).id]
+    proxy.set_search_text("GPT-4O")  # model
+    assert shown(proxy) == [rec(2).id]
+    proxy.set_search_text("own a task")  # slide text
+    assert shown(proxy) == [rec(3).id]
+    proxy.set_search_text(rec(2).run_id.lower())  # run id
+    assert shown(proxy) == [rec(2).id]
+    proxy.set_search_text("kitchen zebra")
+    assert shown(proxy) == []
+    proxy.set_search_text("")
+    assert len(shown(proxy)) == 4
+
+
+def test_search_and_favorites_combine(model, proxy) -> None:
+    model.apply_favorites({rec(1).id}, {})
+    proxy.set_favorites_only(True)
+    proxy.set_search_text("kitchen")
+    assert shown(proxy) == [rec(1).id]
+
+
+def test_sort_modes(qtbot, model, proxy) -> None:
+    proxy.set_sort_mode(SortMode.OLDEST)
+    assert shown(proxy) == [rec(1).id, rec(2).id, rec(3).id, rec(4).id]
+    model.apply_favorites(set(), {rec(2).id: 5, rec(3).id: 5, rec(1).id: 1})
+    proxy.set_sort_mode(SortMode.MOST_USED)
+    assert proxy.sort_mode() is SortMode.MOST_USED
+    # Most used first; equal counts newest first.
+    assert shown(proxy) == [rec(3).id, rec(2).id, rec(1).id, rec(4).id]
+    model.set_usage_count(rec(4).id, 9)  # a use moves the row at once
+    assert shown(proxy)[0] == rec(4).id
+    proxy.set_sort_mode(SortMode.OLDEST)
+    assert shown(proxy) == [rec(1).id, rec(2).id, rec(3).id, rec(4).id]
+    proxy.set_sort_mode(SortMode.NEWEST)
+    assert shown(proxy) == [rec(4).id, rec(3).id, rec(2).id, rec(1).id]
+    proxy.set_sort_mode("oldest")  # type: ignore[arg-type]
+    assert proxy.sort_mode() is SortMode.OLDEST
+
+
+def test_new_rows_land_in_order_in_every_mode(model, proxy) -> None:
+    proxy.set_sort_mode(SortMode.OLDEST)
+    model.insert_images([rec(0), rec(9), rec(2, 2)])
+    ids = shown(proxy)
+    assert ids[0] == rec(0).id and ids[-1] == rec(9).id
+    assert ids.index(rec(2, 1).id) + 1 == ids.index(rec(2, 2).id)
+    model.remove_images([rec(9).id])
+    assert rec(9).id not in shown(proxy)
+
+
+def test_works_over_any_model_with_the_roles(qtbot) -> None:
+    """The generic path (roles instead of the model's shortcuts) filters the same way."""
+    class Plain(QStringListModel):
+        def data(self, index, role=0):
+            if role == ImageRole.IS_FAVORITE:
+                return index.row() == 1
+            if role == ImageRole.SEARCH_TEXT:
+                return super().data(index).casefold()
+            if role == ImageRole.USAGE_COUNT:
+                return index.row()
+            return super().data(index, role)
+
+    source = Plain(["Red kitchen", "blue kitchen", "green hall"])
+    proxy = GalleryProxy()
+    proxy.setSourceModel(source)
+    proxy.set_search_text("KITCHEN")
+    assert proxy.rowCount() == 2
+    proxy.set_favorites_only(True)
+    assert proxy.rowCount() == 1 and proxy.index(0, 0).data() == "blue kitchen"
+    proxy.set_favorites_only(False)
+    proxy.set_search_text("")
+    proxy.set_sort_mode(SortMode.MOST_USED)
+    assert [proxy.index(r, 0).data() for r in range(3)] == ["green hall", "blue kitchen",
+                                                            "Red kitchen"]
+
