@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".tmp"
 
@@ -49,7 +52,8 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
     Writes a temp file in the same folder, fsyncs it, renames it over ``path`` and fsyncs
-    the folder. On any failure the temp file is removed and ``path`` is untouched.
+    the folder. On any failure the temp file is removed and ``path`` is untouched. Once the
+    rename is done the write counts as done: a failing folder fsync is only logged.
 
     Args:
         path: The file to (re)place; its folder must exist.
@@ -79,15 +83,25 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
         with contextlib.suppress(OSError):
             Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    try:
+        fsync_dir(path.parent)
+    except OSError as err:
+        # The new file is complete, fsynced and in place: reporting failure now would make
+        # callers believe nothing changed. Only the rename's survival of a power cut is open.
+        log.warning("could not fsync folder %s after replacing %s: %s", path.parent, path.name, err)
     return written
 
 
 def remove_stale_temp_files(path: Path, older_than_s: float = 60.0) -> list[Path]:
     """Delete temp files that an earlier, crashed ``write_atomic`` left next to ``path``.
 
-    Only files older than ``older_than_s`` go, so a write in progress in another process
-    keeps its temp file. Returns the paths removed.
+    Args:
+        path: The file whose temp files to look for.
+        older_than_s: Only files at least this old go, so a write in progress in another
+            process keeps its temp file.
+
+    Returns:
+        The paths removed.
     """
     removed: list[Path] = []
     now = time.time()

@@ -1,0 +1,167 @@
+"""FavoritesStore against real concurrent processes: no lost updates, no torn files, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from gallery_desktop.core.errors import FavoritesWriteError
+from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
+from tests.core.favorites_worker import COUNTER_ID, plan
+
+WORKER = Path(__file__).with_name("favorites_worker.py")
+
+
+@contextmanager
+def worker(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """Start the worker script; it is killed and reaped however the test ends."""
+    proc = subprocess.Popen([sys.executable, str(WORKER), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+
+
+def expect_line(proc: subprocess.Popen[str], expected: str) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line == expected, f"worker said {line!r}, expected {expected!r}"
+
+
+def test_two_processes_lose_no_update(tmp_path: Path) -> None:
+    path = tmp_path / "gallery-favorites.json"
+    with worker("mixed", str(path), "a") as a, worker("mixed", str(path), "b") as b:
+        expect_line(a, "ready")
+        expect_line(b, "ready")
+        for proc in (a, b):
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        expect_line(a, "done")
+        expect_line(b, "done")
+
+    # Toggles commute by parity and increments by sum, so the end state is exact
+    # whatever the interleaving was.
+    toggles: Counter[str] = Counter()
+    uses: Counter[str] = Counter()
+    for op, image_id in plan("a") + plan("b"):
+        (toggles if op == "toggle" else uses)[image_id] += 1
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["favorites"] == {i: True for i, n in toggles.items() if n % 2}
+    assert doc["usageCounts"] == dict(uses)
+    assert sum(uses.values()) == 300  # both processes' increments, every one of them
+    assert any(n > 1 for n in toggles.values())  # the processes did collide on ids
+
+
+def test_kill_9_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    path = tmp_path / "gallery-favorites.json"
+    rng = random.Random(1126)
+    acked_favorites: list[str] = []
+    acked_counts: list[int] = []
+    next_index = 0
+    for _ in range(30):
+        with worker("ack", str(path), str(next_index)) as proc:
+            expect_line(proc, "ready")
+            assert proc.stdout is not None
+            # Let it write for a random while, then kill it wherever it happens to be.
+            timer = threading.Timer(rng.uniform(0.0, 0.08), proc.send_signal, [signal.SIGKILL])
+            timer.start()
+            lines = proc.stdout.read().splitlines()
+            timer.join()
+            assert proc.wait() == -signal.SIGKILL
+        for line in lines:
+            kind, value = line.split()
+            if kind == "fav":
+                acked_favorites.append(value)
+            else:
+                acked_counts.append(int(value))
+        next_index += len(lines) // 2 + 1
+
+        doc = json.loads(path.read_text(encoding="utf-8"))  # always a whole, valid file
+        assert set(acked_favorites) <= doc["favorites"].keys()
+        if acked_counts:
+            assert doc["usageCounts"][COUNTER_ID] in (acked_counts[-1], acked_counts[-1] + 1)
+
+    assert len(acked_counts) > 30, "the workers hardly wrote anything before being killed"
+    # Every acknowledged increment built on the one before: none was lost to a kill.
+    assert acked_counts == sorted(set(acked_counts))
+    # Killed writers may leave temp files, never anything else, and the store still works.
+    leftovers = {p.name for p in tmp_path.iterdir()} - {path.name, lock_path_for(path).name}
+    assert all(name.startswith(".gallery-favorites.json.") and name.endswith(".tmp")
+               for name in leftovers)
+    store = FavoritesStore(path)
+    store.load()
+    assert store.problem is None
+    assert store.increment_usage(COUNTER_ID) == doc["usageCounts"][COUNTER_ID] + 1
+
+
+def test_reader_never_sees_a_torn_file_during_1000_writes(tmp_path: Path) -> None:
+    path = tmp_path / "gallery-favorites.json"
+    FavoritesStore(path).increment_usage(COUNTER_ID)
+    reads: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            data = path.read_bytes()
+            try:
+                reads.append(json.loads(data)["usageCounts"][COUNTER_ID])
+            except (ValueError, KeyError) as err:
+                failures.append(f"{err!r} in {data[:200]!r}")
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        with worker("writes", str(path), "1000") as proc:
+            expect_line(proc, "done")
+    finally:
+        stop.set()
+        reader.join()
+    assert failures == []
+    assert len(reads) > 100
+    assert reads == sorted(reads)  # never an older version after a newer one
+    assert json.loads(path.read_bytes())["usageCounts"][COUNTER_ID] == 1 + 500
+
+
+def test_lock_left_by_a_killed_process_does_not_block(tmp_path: Path) -> None:
+    path = tmp_path / "gallery-favorites.json"
+    store = FavoritesStore(path, lock_timeout=0.3)
+    store.load()
+    with worker("hold", str(path)) as proc:
+        expect_line(proc, "holding")
+        # While the other process sits inside its write, ours must wait, then give up.
+        with pytest.raises(FavoritesWriteError, match="held"):
+            store.set_favorite("img_mine", True)
+        assert not path.exists()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert lock_path_for(path).exists()  # the lock file stays behind, its lock died
+    assert store.set_favorite("img_mine", True) is True
+    assert json.loads(path.read_bytes())["favorites"] == {"img_mine": True}
+
+
+def test_kill_9_leaves_no_lock_on_a_fresh_store_in_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "gallery-favorites.json"
+    with worker("hold", str(path)) as proc:
+        expect_line(proc, "holding")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with worker("writes", str(path), "2") as proc:
+        expect_line(proc, "done")
+    assert json.loads(path.read_bytes()) == {"favorites": {"img_0": True},
+                                             "usageCounts": {COUNTER_ID: 1}}
