@@ -1,0 +1,158 @@
+"""Printing the results table and writing docs/performance.md."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from benchlib.stats import Figure, Status
+
+log = logging.getLogger(__name__)
+
+_HEADERS = ("figure", "measured", "floor", "ratio", "target", "")
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """A number with its unit, at a precision that suits its size."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    elif abs(value) >= 0.1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3f}"
+    return f"{text} {unit}".strip()
+
+
+def rows(figures: list[Figure]) -> list[tuple[str, ...]]:
+    """One table row per figure: label, measured, floor, ratio, target, verdict."""
+    out = []
+    for fig in figures:
+        ratio = fig.ratio
+        out.append((
+            fig.label,
+            fmt_value(fig.value, fig.unit),
+            fmt_value(fig.floor, fig.unit) if fig.floor is not None else "-",
+            f"{ratio:.2f}x" if ratio is not None else "-",
+            fig.target_text() or "-",
+            fig.status.value if fig.status is not Status.INFO else "",
+        ))
+    return out
+
+
+def text_table(figures: list[Figure]) -> str:
+    """The results as an aligned plain-text table for the terminal."""
+    table = [_HEADERS, *rows(figures)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(_HEADERS))]
+    lines = []
+    for n, row in enumerate(table):
+        cells = [row[0].ljust(widths[0])]
+        cells += [row[i].rjust(widths[i]) for i in range(1, 4)]
+        cells += [row[4].ljust(widths[4]), row[5]]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+def floors_legend(figures: list[Figure]) -> list[str]:
+    """What each floor is, once per distinct floor."""
+    seen: dict[str, None] = {}
+    for fig in figures:
+        if fig.floor_label:
+            seen.setdefault(fig.floor_label, None)
+    return list(seen)
+
+
+def summary_line(figures: list[Figure]) -> str:
+    """``N PASS, M MISS`` over the figures that have a target."""
+    passed = sum(f.status is Status.PASS for f in figures)
+    missed = [f.label for f in figures if f.status is Status.MISS]
+    line = f"{passed} PASS, {len(missed)} MISS"
+    if missed:
+        line += " (" + "; ".join(missed) + ")"
+    return line
+
+
+def markdown(result: dict[str, Any], figures: list[Figure]) -> str:
+    """docs/performance.md: the table, the machine, the command and how to read it.
+
+    Args:
+        result: what ``--json`` writes (machine, config, command, load, notes).
+        figures: the figures, in report order.
+
+    Returns:
+        The document's text.
+    """
+    machine = result["machine"]
+    cfg = result["config"]
+    load_start, load_end = result["load_start"], result["load_end"]
+
+    def load(values: list[float] | None) -> str:
+        return " / ".join(f"{v:.2f}" for v in values) if values else "unknown"
+
+    table = ["| " + " | ".join(h or "verdict" for h in _HEADERS) + " |",
+             "|" + "|".join(("---", "---:", "---:", "---:", "---", "---")) + "|"]
+    table += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+              for row in rows(figures)]
+    when = datetime.fromtimestamp(result["started"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "# Performance",
+        "",
+        "Measured by `scripts/bench.py`, which builds its own synthetic data (studio-shaped",
+        "`meta.json` runs, real PNG and JPEG images drawn with Pillow) in a temporary folder and",
+        "measures every figure next to a *floor*: the least work the same job needs, timed on the",
+        "same machine in the same run, interleaved with the real measurement.",
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        result["command"],
+        "```",
+        "",
+        f"Run on {when}; took {result['elapsed_s']:.0f} s. Sizes: {cfg['thumbs']} PNG + "
+        f"{cfg['thumbs']} JPEG sources at {cfg['source_edge']}x{cfg['source_edge']} "
+        f"(thumbnail edge {cfg['edge']}), {cfg['runs']:,} runs x {cfg['posts']} posts, "
+        f"{cfg['images']:,} images in the grid, favorites files of {cfg['small_entries']:,} "
+        f"and {cfg['large_entries']:,} entries; {cfg['repeat']} repeats, medians reported.",
+        "",
+        "## Results",
+        "",
+        *table,
+        "",
+        f"**{summary_line(figures)}**",
+        "",
+        "Floors:",
+        "",
+        *[f"- {line}" for line in floors_legend(figures)],
+        "",
+        "Notes:",
+        "",
+        *[f"- {note}" for note in result["notes"]],
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores; {machine['memory_gb']} GB RAM",
+        f"- OS: {machine['os']}",
+        f"- Python {machine['python']}, PySide6 {machine['pyside6']}, "
+        f"Pillow {machine['pillow']}",
+        f"- Load average (1/5/15 min) at start: {load(load_start)}; at end: {load(load_end)}",
+        "",
+        "## Noise",
+        "",
+        "This is a shared machine: other processes (other test suites among them) compete for",
+        "the same two cores and the same disk, so absolute numbers move between runs by tens",
+        "of percent. What counts are the ratios to floors measured in the same run: the real",
+        "and the floor measurements alternate (floor first on even repeats, real first on odd",
+        "ones), each part runs in its own process, `gc.collect()` runs before every timed",
+        "section, and the figures are medians over the repeats (p99s are the median of each",
+        "repeat's p99). Absolute targets (milliseconds, megabytes) carry the machine's noise",
+        "with them; compare them with the load average above.",
+        "",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,243 @@
+"""The benchmark's parts as the parent process runs them: data, interleaved runs, figures."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchlib import datasets
+from benchlib.machine import cores
+from benchlib.runner import run_part
+from benchlib.stats import Figure, Goal, median, ns_to_ms, percentile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Sizes:
+    """How big each part's dataset is and how many times it is measured."""
+
+    thumbs: int = 96
+    source_edge: int = 1024
+    edge: int = 384
+    runs: int = 10_000
+    posts: int = 3
+    images: int = 100_000
+    favorite_every: int = 100  # ~1% favorites in the grid
+    steps: int = 200
+    filter_cycles: int = 3
+    toggles: int = 100
+    small_entries: int = 10_000
+    large_entries: int = 100_000
+    small_writes: int = 200
+    large_writes: int = 60
+    repeat: int = 5
+    drop_caches: bool = True
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        """Tiny sizes that exercise every code path in seconds (used by the test suite)."""
+        return cls(thumbs=3, source_edge=512, edge=128, runs=60, images=3_000, steps=20,
+                   filter_cycles=1, toggles=5, small_entries=200, large_entries=2_000,
+                   small_writes=6, large_writes=4, repeat=1, drop_caches=False)
+
+
+@dataclass(slots=True)
+class Context:
+    """What the parts share: sizes, the work folder and the notes for the report."""
+
+    sizes: Sizes
+    work: Path
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _order(i: int) -> tuple[str, str]:
+    # Floor first on even repeats, real first on odd ones: drift hits both alike.
+    return ("floor", "real") if i % 2 == 0 else ("real", "floor")
+
+
+def thumbnails(ctx: Context) -> list[Figure]:
+    """Thumbnails per second, cold disk cache, PNG and JPEG, against the decode floor."""
+    s = ctx.sizes
+    src = ctx.work / "sources"
+    png = datasets.make_source_images(src / "png", s.thumbs, "PNG", size=s.source_edge,
+                                      seed=1000, workers=cores())
+    jpeg = datasets.make_source_images(src / "jpeg", s.thumbs, "JPEG", size=s.source_edge,
+                                       seed=2000, workers=cores())
+    result = run_part("thumbs", {"png": [str(p) for p in png], "jpeg": [str(p) for p in jpeg],
+                                 "edge": s.edge, "repeat": s.repeat,
+                                 "cache_root": str(ctx.work / "thumbcache")}, timeout_s=1800)
+    ctx.raw["thumbs"] = result
+    figures = []
+    for fmt in ("png", "jpeg"):
+        part = result[fmt]
+        rate = [part["count"] / (ns / 1e9) for ns in part["real_ns"]]
+        floor = [part["count"] / (ns / 1e9) for ns in part["floor_ns"]]
+        figures.append(Figure(
+            key=f"thumbs_{fmt}_per_s",
+            label=f"thumbnails/s, {fmt.upper()} {s.source_edge}px, cold cache",
+            unit="/s", value=median(rate), floor=median(floor), goal=Goal.MIN_RATIO, target=0.9,
+            samples=rate, floor_samples=floor,
+            floor_label=f"thumbnails: Pillow decode only on the same files, {result['threads']} "
+                        f"threads (JPEG via draft() to the {s.edge}px edge); no resample, "
+                        "encode or cache"))
+    ctx.notes.append(f"Thumbnails: ThumbnailLoader(ThumbnailCache(<empty folder>), "
+                     f"edge={s.edge}) in an offscreen {result['app']}, every path requested "
+                     "at once, timed until the last thumbnail_ready/thumbnail_failed signal; a "
+                     "new loader and an empty cache folder for every pass; sources in the OS "
+                     "page cache for both contenders.")
+    return figures
+
+
+def scan(ctx: Context) -> list[Figure]:
+    """scan_runs over ``runs`` runs: cold, warm, indexed; against read+json and stat loops."""
+    s = ctx.sizes
+    data = ctx.work / "scan-data"
+    datasets.make_runs(data, s.runs, posts=s.posts)
+    cold: dict[str, list[int]] = {"real": [], "floor": []}
+    notes: set[str] = set()
+    for i in range(s.repeat):
+        for which in _order(i):
+            res = run_part("scan_cold", {"data_dir": str(data), "drop": s.drop_caches,
+                                         "which": "scan" if which == "real" else "floor"})
+            cold[which].append(res["ns"])
+            if res["cache_note"]:
+                notes.add(res["cache_note"])
+    warm = run_part("scan_warm", {"data_dir": str(data), "repeat": s.repeat})
+    idx = run_part("scan_indexed", {"data_dir": str(data), "repeat": s.repeat,
+                                    "cache_dir": str(ctx.work / "index-cache")})
+    ctx.raw["scan"] = {"cold": cold, "warm": warm, "indexed": idx}
+    runs = f"{s.runs:,} runs"
+    with_load = [a + b for a, b in zip(idx["load_ns"], idx["scan_after_load_ns"], strict=True)]
+    cold_label = f"scan {runs}, cold (fresh process, no index)"
+    if notes:
+        cold_label += " [page cache NOT dropped]"
+        ctx.notes.extend(sorted(notes))
+    else:
+        ctx.notes.append("Cold scan: the page cache (and dentries, inodes) was dropped with "
+                         "`echo 3 > /proc/sys/vm/drop_caches` in each fresh process, after its "
+                         "imports and just before the timed pass, for the floor as well.")
+    read_floor = "scan: list runs/, read and json.loads every meta.json (bare Python loop)"
+    stat_floor = "indexed scan: list runs/, os.stat every meta.json (bare Python loop)"
+    figures = [
+        _ms("scan_cold_ms", cold_label, cold["real"], cold["floor"], read_floor, None, None),
+        _ms("scan_warm_ms", f"scan {runs}, warm, no index", warm["scan_ns"], warm["floor_ns"],
+            read_floor, Goal.MAX_RATIO, 1.2),
+        _ms("scan_indexed_ms", f"scan {runs}, warm, index in memory", idx["scan_ns"],
+            idx["floor_ns"], stat_floor, Goal.MAX_RATIO, 2.0),
+        _ms("scan_index_load_ms", "  index load from disk (alone)", idx["load_ns"], None,
+            "", None, None),
+        _ms("scan_indexed_with_load_ms", f"scan {runs}, warm, index loaded from disk",
+            with_load, idx["floor_ns"], stat_floor, Goal.MAX_RATIO, 2.0),
+    ]
+    ctx.notes.append(f"Scan: scan_runs(data_dir) found {warm['images']:,} images in {runs}. "
+                     "'index in memory' re-scans with the RunIndex the previous pass filled "
+                     "(the periodic re-scan); 'index loaded from disk' is a warm start: a new "
+                     "RunIndex loads the saved file, then the scan uses it (load included; "
+                     f"saved index {idx['index_bytes'] / 1e6:.1f} MB).")
+    return figures
+
+
+def _ms(key: str, label: str, samples: list[int], floor: list[int] | None, floor_label: str,
+        goal: Goal | None, target: float | None, *, p99: bool = False) -> Figure:
+    values = [ns_to_ms(v) for v in samples]
+    floors = [ns_to_ms(v) for v in floor] if floor else []
+    pick = (lambda xs: percentile(xs, 99)) if p99 else median
+    return Figure(key=key, label=label, unit="ms", value=pick(values),
+                  floor=pick(floors) if floors else None, floor_label=floor_label, goal=goal,
+                  target=target, samples=values, floor_samples=floors)
+
+
+def grid(ctx: Context) -> list[Figure]:
+    """The real window with ``images`` records against the bare QListView floor."""
+    s = ctx.sizes
+    runs: dict[str, list[dict[str, Any]]] = {"real": [], "floor": []}
+    for i in range(s.repeat):
+        for which in _order(i):
+            cfg = {"which": which, "images": s.images, "favorite_every": s.favorite_every,
+                   "steps": s.steps, "filter_cycles": s.filter_cycles, "toggles": s.toggles,
+                   "data_dir": str(ctx.work / f"grid-data-{which}-{i}"),
+                   "cache_dir": str(ctx.work / f"grid-cache-{which}-{i}")}
+            runs[which].append(run_part("grid", cfg, timeout_s=900))
+    ctx.raw["grid"] = runs
+    real, floor = runs["real"], runs["floor"]
+
+    def per_run(name: str, rs: list[dict[str, Any]]) -> list[float]:
+        return [ns_to_ms(r[name]) for r in rs]
+
+    def pooled(name: str, rs: list[dict[str, Any]]) -> list[float]:
+        return [ns_to_ms(v) for r in rs for v in r[name]]
+
+    def p99s(name: str, rs: list[dict[str, Any]]) -> list[float]:
+        return [percentile([ns_to_ms(v) for v in r[name]], 99) for r in rs]
+
+    def mb(name: str, rs: list[dict[str, Any]]) -> list[float]:
+        return [r[name] / 2**20 for r in rs]
+
+    n = f"{s.images:,} images"
+    bare = (f"grid: plain QListView (icon mode, uniform items) + minimal Python list model + "
+            f"stock delegate + QSortFilterProxyModel, same {n}, own process")
+    figs = [
+        ("grid_fill_ms", f"grid {n}: fill the model", per_run("fill_ns", real),
+         per_run("fill_ns", floor), None, None),
+        ("grid_first_paint_ms", f"grid {n}: model filled -> first paint",
+         per_run("first_paint_ns", real), per_run("first_paint_ns", floor), Goal.MAX_VALUE, 200),
+        ("grid_scroll_median_ms", f"grid {n}: scroll frame, median", pooled("scroll_ns", real),
+         pooled("scroll_ns", floor), None, None),
+        ("grid_scroll_p99_ms", f"grid {n}: scroll frame, p99", p99s("scroll_ns", real),
+         p99s("scroll_ns", floor), Goal.MAX_VALUE, 8),
+        ("grid_filter_on_ms", f"grid {n}: favorites-only on (to painted)",
+         pooled("filter_on_ns", real), pooled("filter_on_ns", floor), Goal.MAX_VALUE, 80),
+        ("grid_filter_off_ms", f"grid {n}: favorites-only off (to painted)",
+         pooled("filter_off_ns", real), pooled("filter_off_ns", floor), Goal.MAX_VALUE, 80),
+        ("heart_toggle_median_ms", "heart toggle: setData -> data() shows it, median",
+         pooled("toggle_ns", real), pooled("toggle_ns", floor), Goal.MAX_VALUE, 1),
+        ("heart_toggle_p99_ms", "heart toggle: setData -> data() shows it, p99",
+         p99s("toggle_ns", real), p99s("toggle_ns", floor), Goal.MAX_VALUE, 1),
+    ]
+    out = [Figure(key=k, label=lab, unit="ms", value=median(v), floor=median(f),
+                  floor_label=bare, goal=g, target=t, samples=v, floor_samples=f)
+           for k, lab, v, f, g, t in figs]
+    rss, rss_floor = mb("rss_after_fill", real), mb("rss_after_fill", floor)
+    out.insert(6, Figure(key="grid_rss_mb", label=f"grid {n}: process RSS after fill",
+                         unit="MB", value=median(rss), floor=median(rss_floor), floor_label=bare,
+                         goal=Goal.MAX_VALUE, target=500, samples=rss, floor_samples=rss_floor))
+    r0 = real[0]
+    ctx.notes.append(
+        f"Grid: window 1280x800 offscreen (viewport {r0['viewport'][0]}x{r0['viewport'][1]}), "
+        f"{r0['rows']:,} rows, {r0['favorite_rows']:,} favorites; fill = handing the records "
+        "to the model; first paint = from the fill call's return until the viewport's first "
+        f"paint event has been handled; scroll = {s.steps} steps of a quarter viewport each, "
+        "QScrollBar.setValue + a forced synchronous viewport.repaint(); filter = from the "
+        "switch until the view has repainted; toggle = setData(isFavorite) on the view's "
+        "model until data() returns the new value. Real process RSS (median): "
+        f"{median(mb('rss_baseline', real)):.0f} MB with Qt up, "
+        f"{median(mb('rss_before_fill', real)):.0f} MB with the window and the records, "
+        f"{median(rss):.0f} MB after the fill; no thumbnails are loaded (the records' image "
+        "files do not exist).")
+    return out
+
+
+def favorites_writes(ctx: Context) -> list[Figure]:
+    """FavoritesStore writes on files of ``small_entries`` and ``large_entries`` ids."""
+    s = ctx.sizes
+    figures = []
+    for size, entries, writes, target in (("small", s.small_entries, s.small_writes, 5),
+                                          ("large", s.large_entries, s.large_writes, 40)):
+        res = run_part("store_writes", {"work_dir": str(ctx.work / f"favorites-{size}"),
+                                        "entries": entries, "writes": writes})
+        ctx.raw[f"favorites_{size}"] = res
+        label = f"heart write, {entries:,} entries ({res['file_bytes'] / 1e6:.1f} MB file)"
+        floor = ("heart write: the store's current bytes, already serialised, written to a "
+                 "sibling file: temp file, fsync, rename, fsync folder (no lock, no re-read)")
+        figures.append(_ms(f"favorites_write_{size}_median_ms", f"{label}, median",
+                           res["store_ns"], res["floor_ns"], floor, None, None))
+        figures.append(_ms(f"favorites_write_{size}_p99_ms", f"{label}, p99", res["store_ns"],
+                           res["floor_ns"], floor, Goal.MAX_VALUE, target, p99=True))
+    ctx.notes.append(f"Heart writes: FavoritesStore.set_favorite alternately clearing and "
+                     f"setting one existing id ({s.small_writes} and {s.large_writes} writes), "
+                     "in a folder of the benchmark's temp dir, on the same disk as the data.")
+    return figures
