@@ -1,0 +1,222 @@
+"""Thumbnail cache: encoded thumbnails on disk keyed by source identity, plus an LRU in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image
+
+from gallery_desktop.core.fsutil import write_atomic
+
+log = logging.getLogger(__name__)
+
+JPEG_QUALITY = 85
+# Level 1 is ~3x faster than the default and barely larger; this is a cache, not an archive.
+PNG_COMPRESS_LEVEL = 1
+
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+_PNG_START = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_SUFFIXES = (".jpg", ".png")
+
+
+def cache_key(path: Path, edge: int) -> str | None:
+    """The cache key of ``path`` at ``edge``, or None when the file cannot be stat'ed.
+
+    The key covers the resolved path, ``st_mtime_ns``, ``st_size`` and ``edge``, so a
+    changed source has a new key: a stale entry is simply never looked up again.
+
+    Args:
+        path: The source image.
+        edge: The thumbnail's longest side.
+
+    Returns:
+        A 40-character hex digest, or None.
+    """
+    try:
+        resolved = path.resolve()
+        st = resolved.stat()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on older Pythons
+        return None
+    ident = os.fsencode(resolved) + f"\0{st.st_mtime_ns}\0{st.st_size}\0{edge}".encode()
+    return hashlib.sha1(ident, usedforsecurity=False).hexdigest()
+
+
+def encode_thumbnail(image: Image.Image) -> bytes:
+    """Encode a thumbnail for the cache: PNG when it has transparency, JPEG otherwise.
+
+    Args:
+        image: Any Pillow image (other modes are converted to RGB or RGBA).
+
+    Returns:
+        The encoded bytes.
+    """
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    buf = io.BytesIO()
+    if has_alpha:
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        rgba.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    else:
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        rgb.save(buf, "JPEG", quality=JPEG_QUALITY)
+    return buf.getvalue()
+
+
+def looks_complete(data: bytes) -> bool:
+    """Cheap integrity check of a cache entry: a whole JPEG or PNG, start to end marker.
+
+    Catches truncated, empty and foreign files without decoding them.
+
+    Args:
+        data: The bytes of a cache file.
+
+    Returns:
+        True when ``data`` starts and ends like a complete JPEG or PNG.
+    """
+    if data.startswith(_JPEG_START):
+        return data.endswith(_JPEG_END)
+    return data.startswith(_PNG_START) and data.endswith(_PNG_END)
+
+
+class ThumbnailCache:
+    """Encoded thumbnails under ``cache_dir/<2 hex>/<key>.jpg|.png`` plus an LRU in memory.
+
+    Safe to call from several threads: the memory part is guarded by a lock and disk
+    writes are atomic, so two threads caching the same thumbnail both succeed.
+    """
+
+    def __init__(self, cache_dir: Path, memory_items: int = 2048) -> None:
+        """Create a cache rooted at ``cache_dir`` (made on first write).
+
+        Args:
+            cache_dir: Folder for the cache files.
+            memory_items: How many encoded thumbnails to keep in memory (>= 0).
+        """
+        self._dir = cache_dir
+        self._memory_items = max(0, memory_items)
+        self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def cache_dir(self) -> Path:
+        """The folder the cache files live in."""
+        return self._dir
+
+    def file_for(self, key: str, suffix: str = ".jpg") -> Path:
+        """The cache file of ``key`` with ``suffix`` (``.jpg`` or ``.png``)."""
+        return self._dir / key[:2] / f"{key}{suffix}"
+
+    def get(self, path: Path, edge: int, *, key: str | None = None) -> bytes | None:
+        """The encoded thumbnail of ``path`` at ``edge``, or None on a miss.
+
+        A corrupt or truncated entry is a miss (the next ``put`` replaces it); an entry
+        for an older version of the file is never found, as its key differs.
+
+        Args:
+            path: The source image.
+            edge: The thumbnail's longest side.
+            key: The key from ``cache_key``, when the caller took it before decoding.
+
+        Returns:
+            JPEG or PNG bytes, or None.
+        """
+        if key is None:
+            key = cache_key(path, edge)
+            if key is None:
+                return None
+        with self._lock:
+            data = self._memory.get(key)
+            if data is not None:
+                self._memory.move_to_end(key)
+                return data
+        for suffix in _SUFFIXES:
+            file = self.file_for(key, suffix)
+            try:
+                data = file.read_bytes()
+            except OSError:
+                continue
+            if looks_complete(data):
+                self._remember(key, data)
+                return data
+            log.info("ignoring corrupt thumbnail cache entry %s", file)
+        return None
+
+    def put(self, path: Path, edge: int, image: Image.Image, *, key: str | None = None) -> bytes:
+        """Encode ``image`` as the thumbnail of ``path`` at ``edge`` and store it.
+
+        A failing disk write (full disk, read-only cache) is logged, not raised: the
+        thumbnail is still returned and kept in memory.
+
+        Args:
+            path: The source image.
+            edge: The thumbnail's longest side.
+            image: The thumbnail.
+            key: The key from ``cache_key`` taken *before* decoding, so that a file
+                replaced while it was being decoded cannot file its old pixels under
+                the new version's key. Computed now when omitted.
+
+        Returns:
+            The encoded bytes (JPEG, or PNG when the image has transparency).
+        """
+        data = encode_thumbnail(image)
+        if key is None:
+            key = cache_key(path, edge)
+            if key is None:
+                return data
+        suffix = ".png" if data.startswith(_PNG_START) else ".jpg"
+        file = self.file_for(key, suffix)
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(file, data)
+        except OSError as err:
+            log.warning("cannot write thumbnail cache entry %s: %s", file, err)
+        else:
+            # An entry of the other format under the same key (the image gained or lost
+            # transparency at the same mtime and size) would shadow this one in get().
+            other = self.file_for(key, ".jpg" if suffix == ".png" else ".png")
+            with contextlib.suppress(OSError):
+                other.unlink(missing_ok=True)
+        self._remember(key, data)
+        return data
+
+    def discard(self, path: Path, edge: int, *, key: str | None = None) -> None:
+        """Forget the entry of ``path`` at ``edge`` (e.g. its bytes would not decode).
+
+        Args:
+            path: The source image.
+            edge: The thumbnail's longest side.
+            key: The key from ``cache_key``, when known.
+        """
+        if key is None:
+            key = cache_key(path, edge)
+            if key is None:
+                return
+        with self._lock:
+            self._memory.pop(key, None)
+        for suffix in _SUFFIXES:
+            try:
+                self.file_for(key, suffix).unlink(missing_ok=True)
+            except OSError as err:
+                log.warning("cannot remove thumbnail cache entry for %s: %s", path, err)
+
+    def memory_len(self) -> int:
+        """How many thumbnails the in-memory part holds."""
+        with self._lock:
+            return len(self._memory)
+
+    def _remember(self, key: str, data: bytes) -> None:
+        """Keep ``data`` in the in-memory LRU, evicting the least recently used."""
+        if self._memory_items == 0:
+            return
+        with self._lock:
+            self._memory[key] = data
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)

@@ -1,0 +1,199 @@
+"""ThumbnailCache on real files: hits, misses, staleness, corrupt entries, LRU bound, threads."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+from gallery_desktop.core.thumbcache import ThumbnailCache, cache_key, looks_complete
+from gallery_desktop.core.thumbnails import load_thumbnail
+from tests.factories import make_image
+
+EDGE = 96
+
+
+def thumb_of(path: Path) -> Image.Image:
+    return load_thumbnail(path, EDGE)
+
+
+def decode(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return im.copy()
+
+
+def test_miss_then_put_then_hit(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "src" / "a.png", size=(300, 200))
+    cache = ThumbnailCache(tmp_path / "cache")
+    assert cache.get(src, EDGE) is None
+    data = cache.put(src, EDGE, thumb_of(src))
+    assert data[:2] == b"\xff\xd8" and looks_complete(data)
+    assert cache.get(src, EDGE) == data
+    key = cache_key(src, EDGE)
+    assert key is not None
+    on_disk = tmp_path / "cache" / key[:2] / f"{key}.jpg"
+    assert on_disk.read_bytes() == data
+    assert decode(data).size == (96, 64)
+
+
+def test_disk_entry_survives_a_new_cache_object(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.jpg", size=(300, 200))
+    data = ThumbnailCache(tmp_path / "cache").put(src, EDGE, thumb_of(src))
+    fresh = ThumbnailCache(tmp_path / "cache")
+    assert fresh.memory_len() == 0
+    assert fresh.get(src, EDGE) == data
+    assert fresh.memory_len() == 1
+
+
+def test_transparent_thumb_is_stored_as_png(tmp_path: Path) -> None:
+    src = tmp_path / "alpha.png"
+    Image.new("RGBA", (200, 100), (10, 20, 30, 100)).save(src)
+    cache = ThumbnailCache(tmp_path / "cache")
+    data = cache.put(src, EDGE, thumb_of(src))
+    assert data.startswith(b"\x89PNG")
+    key = cache_key(src, EDGE)
+    assert key is not None and cache.file_for(key, ".png").is_file()
+    assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) == data
+    assert decode(data).getpixel((5, 5)) == (10, 20, 30, 100)
+
+
+def test_key_depends_on_edge_path_and_content(tmp_path: Path) -> None:
+    a = make_image(tmp_path / "a.png")
+    b = make_image(tmp_path / "b.png")
+    assert cache_key(a, 96) != cache_key(a, 128)
+    assert cache_key(a, 96) != cache_key(b, 96)
+    assert cache_key(a, 96) == cache_key(tmp_path / "." / "a.png", 96)
+    assert cache_key(tmp_path / "missing.png", 96) is None
+
+
+def test_changed_source_is_a_miss(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200), color="#ff0000")
+    cache = ThumbnailCache(tmp_path / "cache")
+    cache.put(src, EDGE, thumb_of(src))
+    # Same size on disk is possible; the mtime alone must be enough.
+    st = src.stat()
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert cache.get(src, EDGE) is None
+    # Replaced by different content: a miss too, and the new thumb is what comes back.
+    make_image(src, size=(300, 200), color="#0000ff")
+    assert cache.get(src, EDGE) is None
+    data = cache.put(src, EDGE, thumb_of(src))
+    r, _g, b = decode(data).getpixel((90, 60))
+    assert b > 200 and r < 50
+
+
+def test_corrupt_entry_is_a_miss_and_gets_replaced(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    data = ThumbnailCache(tmp_path / "cache").put(src, EDGE, thumb_of(src))
+    key = cache_key(src, EDGE)
+    assert key is not None
+    entry = tmp_path / "cache" / key[:2] / f"{key}.jpg"
+    entry.write_bytes(data[: len(data) // 2])  # a torn write
+    cache = ThumbnailCache(tmp_path / "cache")
+    assert cache.get(src, EDGE) is None
+    entry.write_bytes(b"")
+    assert cache.get(src, EDGE) is None
+    entry.write_bytes(b"garbage" * 100)
+    assert cache.get(src, EDGE) is None
+    again = cache.put(src, EDGE, thumb_of(src))
+    assert entry.read_bytes() == again
+    assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) == again
+
+
+def test_discard_forgets_memory_and_disk(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    cache = ThumbnailCache(tmp_path / "cache")
+    cache.put(src, EDGE, thumb_of(src))
+    cache.discard(src, EDGE)
+    assert cache.get(src, EDGE) is None
+    assert not list((tmp_path / "cache").rglob("*.jpg"))
+
+
+def test_memory_part_is_a_bounded_lru(tmp_path: Path) -> None:
+    cache = ThumbnailCache(tmp_path / "cache", memory_items=3)
+    srcs = [make_image(tmp_path / f"{i}.png", size=(50, 40)) for i in range(5)]
+    for src in srcs[:3]:
+        cache.put(src, EDGE, thumb_of(src))
+    assert cache.get(srcs[0], EDGE) is not None  # 0 is now the most recently used
+    cache.put(srcs[3], EDGE, thumb_of(srcs[3]))  # evicts 1
+    cache.put(srcs[4], EDGE, thumb_of(srcs[4]))  # evicts 2
+    assert cache.memory_len() == 3
+    # Without the disk copies only what memory holds can still be found.
+    for f in (tmp_path / "cache").rglob("*.jpg"):
+        f.unlink()
+    found = [cache.get(src, EDGE) is not None for src in srcs]
+    assert found == [True, False, False, True, True]
+
+
+def test_zero_memory_items_still_uses_disk(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png")
+    cache = ThumbnailCache(tmp_path / "cache", memory_items=0)
+    data = cache.put(src, EDGE, thumb_of(src))
+    assert cache.memory_len() == 0
+    assert cache.get(src, EDGE) == data
+
+
+def test_unwritable_cache_folder_still_returns_the_thumb(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    cache = ThumbnailCache(blocker)
+    data = cache.put(src, EDGE, thumb_of(src))
+    assert looks_complete(data)
+    assert cache.get(src, EDGE) == data  # served from memory
+    assert blocker.read_text().startswith("a file")
+
+
+def test_missing_source(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png")
+    thumb = thumb_of(src)
+    src.unlink()
+    cache = ThumbnailCache(tmp_path / "cache")
+    assert cache.get(src, EDGE) is None
+    assert looks_complete(cache.put(src, EDGE, thumb))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_key_taken_before_decoding_wins(tmp_path: Path) -> None:
+    # A file replaced while its old version was being decoded must not have the old
+    # pixels filed under the new version's key.
+    src = make_image(tmp_path / "a.png", size=(300, 200), color="#ff0000")
+    old_key = cache_key(src, EDGE)
+    old_thumb = thumb_of(src)
+    make_image(src, size=(310, 200), color="#0000ff")
+    cache = ThumbnailCache(tmp_path / "cache")
+    cache.put(src, EDGE, old_thumb, key=old_key)
+    assert cache.get(src, EDGE) is None
+    assert cache.get(src, EDGE, key=old_key) is not None
+
+
+def test_threads_share_one_cache(tmp_path: Path) -> None:
+    srcs = [make_image(tmp_path / "src" / f"{i}.png", size=(120, 80)) for i in range(24)]
+    thumbs = {src: thumb_of(src) for src in srcs}
+    cache = ThumbnailCache(tmp_path / "cache", memory_items=10)
+    errors: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for i in range(len(srcs) * 3):
+                src = srcs[(i + offset) % len(srcs)]
+                data = cache.get(src, EDGE)
+                if data is None:
+                    data = cache.put(src, EDGE, thumbs[src])
+                assert looks_complete(data)
+        except BaseException as err:  # surfaced below, in the test's thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(n * 5,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert cache.memory_len() == 10
+    assert len(list((tmp_path / "cache").rglob("*.jpg"))) == len(srcs)
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
