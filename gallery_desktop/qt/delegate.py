@@ -101,11 +101,12 @@ def caption_rect(cell: QRect, caption_height: int) -> QRect:
 
 
 def fitted_size(source: QSize, bounds: QSize) -> QSize:
-    """``source`` scaled to fit inside ``bounds``, keeping its aspect ratio (never empty)."""
-    if source.isEmpty():
+    """``source`` scaled to fit inside ``bounds``, keeping its aspect ratio (rounded, not empty)."""
+    if source.isEmpty() or bounds.isEmpty():
         return QSize(0, 0)
-    scaled = source.scaled(bounds, Qt.AspectRatioMode.KeepAspectRatio)
-    return QSize(max(1, scaled.width()), max(1, scaled.height()))
+    scale = min(bounds.width() / source.width(), bounds.height() / source.height())
+    return QSize(max(1, min(bounds.width(), round(source.width() * scale))),
+                 max(1, min(bounds.height(), round(source.height() * scale))))
 
 
 def _rounded_thumbnail(source: QPixmap, size: QSize, dpr: float) -> QPixmap:

@@ -1,0 +1,260 @@
+"""The thumbnail grid: a justified icon-mode list that reports its visible rows and drags copies."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QDrag,
+    QFontMetrics,
+    QKeyEvent,
+    QMouseEvent,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+
+from gallery_desktop.qt.delegate import GalleryDelegate, caption_font, cell_size, heart_rect
+from gallery_desktop.qt.roles import ImageRole
+
+log = logging.getLogger(__name__)
+
+MIN_GAP = 8  # least horizontal room between cells; leftover width is shared out evenly
+ROW_GAP = 6
+VISIBLE_ROWS_DEBOUNCE_MS = 40
+DRAG_PIXMAP_EDGE = 96
+
+
+class GalleryView(QListView):
+    """Icon-mode grid over the proxy; paints through ``GalleryDelegate``.
+
+    Signals:
+        open_requested(QModelIndex)     # double-click, Enter or Return on an item (proxy index)
+        visible_rows_changed(object)    # list[int] of proxy rows on screen, plus a line around
+        image_dragged_out(str)          # an image was dropped somewhere else: a use
+        zoom_requested(int)             # Ctrl+wheel: +1 bigger thumbnails, -1 smaller
+    """
+
+    open_requested = Signal(QModelIndex)
+    visible_rows_changed = Signal(object)
+    image_dragged_out = Signal(str)
+    zoom_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # First: Qt calls the overridden doItemsLayout from the setters below.
+        self._visible_timer = QTimer(self)
+        self._visible_timer.setSingleShot(True)
+        self._visible_timer.setInterval(VISIBLE_ROWS_DEBOUNCE_MS)
+        self._visible_timer.timeout.connect(self.emit_visible_rows)
+        self.setObjectName("galleryView")
+        self.setViewMode(QListView.ViewMode.IconMode)
+        # Static movement keeps the cheap list-mode layout engine (binary search over
+        # segments) instead of icon mode's free-placement tree: 100,000 rows stay smooth.
+        self.setMovement(QListView.Movement.Static)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(500)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setMouseTracking(True)  # hover state, for the heart shown on hover
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_Hover)
+        self.setItemDelegate(GalleryDelegate(self))
+        self._menu_actions: list[QAction | None] = []
+        self.verticalScrollBar().valueChanged.connect(self.schedule_visible_rows)
+        self.set_thumbnail_size(200)
+
+    # -- layout -------------------------------------------------------------------------
+
+    def set_thumbnail_size(self, px: int) -> None:
+        """Show thumbnails ``px`` logical pixels square; the grid re-justifies."""
+        self.setIconSize(QSize(px, px))
+        self._update_grid()
+        self.schedule_visible_rows()
+
+    def thumbnail_size(self) -> int:
+        """The thumbnail edge in logical pixels."""
+        return self.iconSize().width()
+
+    def _update_grid(self) -> None:
+        metrics_h = self.fontMetrics().height()
+        cell = cell_size(self.thumbnail_size(), self._caption_height(metrics_h))
+        # Assume the scroll bar is shown: the column count then never flips with it.
+        available = (self.width() - 2 * self.frameWidth()
+                     - self.verticalScrollBar().sizeHint().width())
+        columns = max(1, available // (cell.width() + MIN_GAP))
+        width = max(cell.width() + MIN_GAP, available // columns)
+        grid = QSize(width, cell.height() + ROW_GAP)
+        if grid != self.gridSize():
+            self.setGridSize(grid)
+
+    def _caption_height(self, fallback: int) -> int:
+        return QFontMetrics(caption_font(self.font())).height() or fallback
+
+    def columns(self) -> int:
+        """How many cells fit in one line."""
+        grid = self.gridSize()
+        return max(1, self.viewport().width() // max(1, grid.width()))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Re-justify the columns to the new width."""
+        super().resizeEvent(event)
+        self._update_grid()
+        self.schedule_visible_rows()
+
+    # -- visible rows -------------------------------------------------------------------
+
+    def schedule_visible_rows(self) -> None:
+        """Report the visible rows soon (debounced: scrolling sends one report per pause)."""
+        self._visible_timer.start()
+
+    def has_pending_visible_rows(self) -> bool:
+        """Whether a visible-rows report is scheduled but not sent yet."""
+        return self._visible_timer.isActive()
+
+    def visible_rows(self) -> list[int]:
+        """Proxy rows with a cell on screen, plus one line above and below (prefetch).
+
+        Samples ``indexAt`` on a grid of points, a few dozen calls whatever the row count.
+        """
+        model = self.model()
+        if model is None or model.rowCount() == 0:
+            return []
+        grid = self.gridSize()
+        rect = self.viewport().rect()
+        step_y = max(8, grid.height() // 3)
+        step_x = max(8, grid.width())
+        rows: set[int] = set()
+        ys = [*range(rect.top() + 1, rect.bottom(), step_y), rect.bottom() - 1]
+        for y in ys:
+            for x in range(rect.left() + step_x // 2, rect.right(), step_x):
+                index = self.indexAt(QPoint(x, y))
+                if index.isValid():
+                    rows.add(index.row())
+        if not rows:
+            return []
+        columns = self.columns()
+        low = max(0, min(rows) - columns)
+        high = min(model.rowCount() - 1, max(rows) + columns)
+        return list(range(low, high + 1))
+
+    def emit_visible_rows(self) -> None:
+        """Send ``visible_rows_changed`` now."""
+        self._visible_timer.stop()
+        self.visible_rows_changed.emit(self.visible_rows())
+
+    def rowsInserted(self, parent: QModelIndex, start: int, end: int) -> None:
+        """New rows may be on screen: report."""
+        super().rowsInserted(parent, start, end)
+        self.schedule_visible_rows()
+
+    def reset(self) -> None:
+        """The model was reset: report the new visible rows."""
+        super().reset()
+        self.schedule_visible_rows()
+
+    def doItemsLayout(self) -> None:
+        """Sorting, filtering and removals re-lay out the view: report afterwards."""
+        super().doItemsLayout()
+        self.schedule_visible_rows()
+
+    # -- keys, mouse, menu, drag --------------------------------------------------------
+
+    def toggle_current_favorite(self) -> None:
+        """Flip the heart of the current item (H, Space, the context menu)."""
+        index = self.currentIndex()
+        model = self.model()
+        if index.isValid() and model is not None:
+            model.setData(index, not bool(index.data(ImageRole.IS_FAVORITE)),
+                          ImageRole.IS_FAVORITE)
+
+    def open_current(self) -> None:
+        """Ask for the viewer on the current item."""
+        if self.currentIndex().isValid():
+            self.open_requested.emit(self.currentIndex())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Space toggles the heart, Enter opens; the rest is the list view's navigation."""
+        plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier,
+                                      Qt.KeyboardModifier.KeypadModifier)
+        if plain and event.key() == Qt.Key.Key_Space:
+            self.toggle_current_favorite()
+            event.accept()
+            return
+        if plain and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_current()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """Double-click opens the viewer, except on the heart (two quick toggles there)."""
+        index = self.indexAt(event.position().toPoint())
+        if (event.button() == Qt.MouseButton.LeftButton and index.isValid()
+                and not heart_rect(self.visualRect(index)).contains(event.position().toPoint())):
+            self.setCurrentIndex(index)
+            self.open_requested.emit(index)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Ctrl+wheel resizes the thumbnails, as in most galleries."""
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            delta = event.angleDelta().y()
+            if delta:
+                self.zoom_requested.emit(1 if delta > 0 else -1)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def set_menu_actions(self, actions: list[QAction | None]) -> None:
+        """The context menu's entries, in order; None is a separator."""
+        self._menu_actions = list(actions)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        """Make the item under the pointer current, then show the item menu."""
+        index = self.indexAt(event.pos())
+        if not index.isValid() or not self._menu_actions:
+            return
+        self.setCurrentIndex(index)
+        menu = QMenu(self)
+        for action in self._menu_actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        menu.exec(event.globalPos())
+
+    def startDrag(self, supported: Qt.DropAction) -> None:
+        """Drag the current image out as a copy; a completed drop counts as a use."""
+        index = self.currentIndex()
+        model = self.model()
+        if not index.isValid() or model is None:
+            return
+        image_id = index.data(ImageRole.IMAGE_ID)
+        mime = model.mimeData([index])
+        if mime is None:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        decoration = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(decoration, QPixmap) and not decoration.isNull():
+            drag.setPixmap(decoration.scaled(
+                DRAG_PIXMAP_EDGE, DRAG_PIXMAP_EDGE, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+        # Copy only: a file manager must never move the studio's image away.
+        result = drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
+        if result != Qt.DropAction.IgnoreAction and isinstance(image_id, str):
+            self.image_dragged_out.emit(image_id)
