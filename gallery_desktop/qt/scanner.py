@@ -1,0 +1,341 @@
+"""The background scanner: full scans in batches, and per-run refreshes applied as diffs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from gallery_desktop.core.index import RunIndex
+from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport, SkippedItem
+from gallery_desktop.core.runs import RUNS_DIRNAME, iter_runs, parse_run
+
+log = logging.getLogger(__name__)
+
+BATCH_IMAGES = 200
+BATCH_SECONDS = 0.05
+# A meta.json caught half-written is read again this often before it counts as bad.
+PARTIAL_RETRIES = 5
+PARTIAL_RETRY_S = 0.2
+_PARTIAL_REASONS = ("meta.json is not valid JSON", "meta.json is empty",
+                    "meta.json is not valid UTF-8")
+
+Changes = dict[str, tuple[GalleryImage, ...]]
+
+
+def index_file_for(cache_dir: Path, data_dir: Path) -> Path:
+    """Where the run index of ``data_dir`` lives: named by a hash of its resolved path."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode("utf-8", "surrogateescape"))
+    return cache_dir / "run-index" / f"{digest.hexdigest()[:20]}.idx"
+
+
+def looks_partial(result: RunResult) -> bool:
+    """Whether a run's meta.json may just be caught mid-write (worth reading again)."""
+    return not result.images and any(item.reason.startswith(_PARTIAL_REASONS)
+                                      for item in result.skipped)
+
+
+@dataclass(slots=True)
+class _State:
+    """What the worker knows of one data folder; mirrors the rows it sent."""
+
+    data_dir: Path
+    index_file: Path | None
+    index: RunIndex | None = None
+    known: dict[str, tuple[GalleryImage, ...]] = field(default_factory=dict)
+    owner: dict[str, str] = field(default_factory=dict)  # image id -> run id (first wins)
+    problems: dict[str, tuple[SkippedItem, ...]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Job:
+    session: int
+    kind: str  # "open", "fill", "rescan" or "refresh"
+    quiet: bool = False
+    run_ids: tuple[str, ...] = ()
+    state: _State | None = None  # "open" only: the folder the worker switches to
+
+
+class RunScanner(QObject):
+    """Scans one data folder at a time on a worker thread and reports in GUI-thread signals.
+
+    Every public signal is emitted on the GUI thread and only for the current folder:
+    once ``open`` switched folders, nothing of the old one arrives any more.
+
+    Signals:
+        batch_ready(object list[GalleryImage]): rows of a full scan, a batch at a time.
+        progress(int runs_done, int images_so_far): during a full scan.
+        runs_changed(object dict[str, tuple[GalleryImage, ...]]): runs whose images differ
+            from what was sent before (empty tuple: the run is gone); apply as a diff.
+        problems_changed(object list[SkippedItem]): everything now wrong in the runs.
+        finished(object ScanReport, bool quiet): a full scan or a rescan ended.
+        busy_changed(bool): whether jobs are queued or running.
+    """
+
+    batch_ready = Signal(object)
+    progress = Signal(int, int)
+    runs_changed = Signal(object)
+    problems_changed = Signal(object)
+    finished = Signal(object, bool)
+    busy_changed = Signal(bool)
+
+    # Worker -> GUI thread; queued because the receiver (self) lives in the GUI thread.
+    _w_batch = Signal(int, object, int, int)
+    _w_changes = Signal(int, object)
+    _w_problems = Signal(int, object)
+    _w_finished = Signal(int, object, bool)
+    _w_job_done = Signal(int)
+
+    def __init__(self, parent: QObject | None = None, *, batch_images: int = BATCH_IMAGES,
+                 batch_seconds: float = BATCH_SECONDS) -> None:
+        super().__init__(parent)
+        self._batch_images = batch_images
+        self._batch_seconds = batch_seconds
+        self._session = 0
+        self._state: _State | None = None  # worker thread only
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outstanding = 0
+        self._w_batch.connect(self._on_batch)
+        self._w_changes.connect(self._on_changes)
+        self._w_problems.connect(self._on_problems)
+        self._w_finished.connect(self._on_finished)
+        self._w_job_done.connect(self._on_job_done)
+
+    # -- GUI-thread API --------------------------------------------------------------------
+
+    def open(self, data_dir: Path | None, index_file: Path | None = None) -> None:
+        """Switch to ``data_dir`` (None: no folder); cancels whatever ran for the old one."""
+        self._session += 1
+        self._wake.set()  # cut short a retry wait of the old folder
+        state = None if data_dir is None else _State(data_dir, index_file)
+        # The state travels in the queue, so the worker swaps folders in job order.
+        self._submit(_Job(self._session, "open", state=state))
+        if self._outstanding:
+            self._outstanding = 0
+            self.busy_changed.emit(False)
+
+    def scan(self) -> None:
+        """Scan the whole folder, sending rows in batches (the model starts empty)."""
+        self._submit(_Job(self._session, "fill"))
+
+    def rescan(self, *, quiet: bool = False) -> None:
+        """Scan again (stat-only where the index knows a run) and send only the differences.
+
+        Args:
+            quiet: a periodic check: ``finished`` says so, so no progress is shown.
+        """
+        self._submit(_Job(self._session, "rescan", quiet=quiet))
+
+    def refresh(self, run_ids: Iterable[str]) -> None:
+        """Re-read just these runs and send what changed."""
+        ids = tuple(sorted(set(run_ids)))
+        if ids:
+            self._submit(_Job(self._session, "refresh", run_ids=ids))
+
+    def is_busy(self) -> bool:
+        """Whether jobs for the current folder are queued or running."""
+        return self._outstanding > 0
+
+    def shutdown(self, timeout_s: float = 5.0) -> bool:
+        """Cancel everything and stop the worker; returns whether it stopped in time."""
+        self._session += 1
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        self._jobs.put(None)
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    def _submit(self, job: _Job) -> None:
+        if job.kind != "open":
+            self._outstanding += 1
+            if self._outstanding == 1:
+                self.busy_changed.emit(True)
+        self._jobs.put(job)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="gallery-scanner",
+                                            daemon=True)
+            self._thread.start()
+
+    # -- worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                self._do(job)
+            except Exception:  # a bug: log it and keep the worker alive for the next job
+                log.exception("scanner job %s failed", job.kind)
+            finally:
+                if job.kind != "open":
+                    self._w_job_done.emit(job.session)
+
+    def _do(self, job: _Job) -> None:
+        if job.kind == "open":
+            self._state = job.state
+            self._wake.clear()  # set by open() to cut short a wait of the old folder
+            return
+        state = self._state
+        if state is None or job.session != self._session:
+            return
+        if state.index is None and state.index_file is not None:
+            state.index = RunIndex(state.index_file)
+            state.index.load()  # a bad cache file just leaves it empty
+        if job.kind == "fill":
+            self._fill(job, state)
+        elif job.kind == "rescan":
+            self._rescan(job, state)
+        else:
+            self._refresh(job, state)
+
+    def _cancelled(self, job: _Job) -> bool:
+        return job.session != self._session
+
+    def _fill(self, job: _Job, state: _State) -> None:
+        batch: list[GalleryImage] = []
+        runs = images = 0
+        last = time.monotonic()
+        for result in iter_runs(state.data_dir, index=state.index,
+                                cancelled=lambda: self._cancelled(job)):
+            runs += 1
+            fresh = self._take(state, result)
+            batch.extend(fresh)
+            images += len(fresh)
+            if (len(batch) >= self._batch_images
+                    or time.monotonic() - last >= self._batch_seconds):
+                self._w_batch.emit(job.session, batch, runs, images)
+                batch, last = [], time.monotonic()
+        if self._cancelled(job):
+            return
+        self._w_batch.emit(job.session, batch, runs, images)
+        self._finish(job, state, runs, images)
+
+    def _rescan(self, job: _Job, state: _State) -> None:
+        old = state.known
+        state.known, state.owner, state.problems = {}, {}, {}
+        runs = images = 0
+        for result in iter_runs(state.data_dir, index=state.index,
+                                cancelled=lambda: self._cancelled(job)):
+            runs += 1
+            if looks_partial(result) and result.run_id in old:
+                result = RunResult(result.run_id, result.run_dir, old[result.run_id],
+                                   result.skipped)  # keep what it showed; a writer is busy
+            images += len(self._take(state, result))
+        if self._cancelled(job):
+            return
+        changes = {run_id: state.known.get(run_id, ())
+                   for run_id in old.keys() | state.known.keys()
+                   if old.get(run_id, ()) != state.known.get(run_id, ())}
+        if changes:
+            self._w_changes.emit(job.session, changes)
+        self._finish(job, state, runs, images)
+
+    def _refresh(self, job: _Job, state: _State) -> None:
+        changes: Changes = {}
+        runs_dir = state.data_dir / RUNS_DIRNAME
+        for run_id in job.run_ids:
+            if not os.path.lexists(runs_dir / run_id):  # deleted or renamed away: no problem
+                if run_id in state.known:
+                    changes[run_id] = ()
+                self._release(state, run_id)
+                continue
+            result = parse_run(runs_dir / run_id, state.data_dir)
+            for _ in range(PARTIAL_RETRIES):
+                if not looks_partial(result) or self._cancelled(job):
+                    break
+                self._wake.wait(PARTIAL_RETRY_S)
+                result = parse_run(runs_dir / run_id, state.data_dir)
+            if self._cancelled(job):
+                return
+            old = state.known.get(run_id, ())
+            if looks_partial(result) and old:
+                result = RunResult(run_id, result.run_dir, old, result.skipped)
+            self._release(state, run_id)
+            new = self._take(state, result)
+            if new != list(old):
+                changes[run_id] = tuple(new)
+        if changes:
+            self._w_changes.emit(job.session, changes)
+        self._w_problems.emit(job.session, self._problem_list(state))
+
+    def _finish(self, job: _Job, state: _State, runs: int, images: int) -> None:
+        if (state.data_dir / RUNS_DIRNAME).is_dir():
+            state.problems.pop("", None)
+        else:
+            state.problems[""] = (SkippedItem(str(state.data_dir / RUNS_DIRNAME),
+                                              "no runs folder in the data folder"),)
+        if state.index is not None:
+            state.index.save()  # logs, never raises: it is only a cache
+        problems = self._problem_list(state)
+        self._w_problems.emit(job.session, problems)
+        report = ScanReport(state.data_dir, runs_seen=runs, images=[], skipped=problems)
+        self._w_finished.emit(job.session, report, job.quiet)
+
+    def _take(self, state: _State, result: RunResult) -> list[GalleryImage]:
+        """Record a run's result; returns its images minus ids another run owns already."""
+        run_id = result.run_id
+        if result.skipped:
+            state.problems[run_id] = result.skipped
+        else:
+            state.problems.pop(run_id, None)
+        mine = [img for img in result.images if state.owner.setdefault(img.id, run_id) == run_id]
+        if mine:
+            state.known[run_id] = tuple(mine)
+        else:
+            state.known.pop(run_id, None)
+        return mine
+
+    def _release(self, state: _State, run_id: str) -> None:
+        for img in state.known.pop(run_id, ()):
+            if state.owner.get(img.id) == run_id:
+                del state.owner[img.id]
+        state.problems.pop(run_id, None)
+
+    @staticmethod
+    def _problem_list(state: _State) -> list[SkippedItem]:
+        return [item for items in state.problems.values() for item in items]
+
+    # -- back on the GUI thread ------------------------------------------------------------
+
+    @Slot(int, object, int, int)
+    def _on_batch(self, session: int, images: list[GalleryImage], runs: int,
+                  count: int) -> None:
+        if session == self._session:
+            if images:
+                self.batch_ready.emit(images)
+            self.progress.emit(runs, count)
+
+    @Slot(int, object)
+    def _on_changes(self, session: int, changes: Changes) -> None:
+        if session == self._session:
+            self.runs_changed.emit(changes)
+
+    @Slot(int, object)
+    def _on_problems(self, session: int, problems: list[SkippedItem]) -> None:
+        if session == self._session:
+            self.problems_changed.emit(problems)
+
+    @Slot(int, object, bool)
+    def _on_finished(self, session: int, report: ScanReport, quiet: bool) -> None:
+        if session == self._session:
+            self.finished.emit(report, quiet)
+
+    @Slot(int)
+    def _on_job_done(self, session: int) -> None:
+        if session == self._session and self._outstanding > 0:
+            self._outstanding -= 1
+            if self._outstanding == 0:
+                self.busy_changed.emit(False)

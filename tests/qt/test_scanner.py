@@ -1,0 +1,253 @@
+"""RunScanner: batches, cancellation on folder switch, per-run refresh with retries, diffs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport
+from gallery_desktop.qt import scanner as scanner_module
+from gallery_desktop.qt.scanner import RunScanner, index_file_for, looks_partial
+from tests.factories import make_run
+
+
+def run_id(n: int) -> str:
+    return f"2025-11-{1 + n // 24:02d}T{n % 24:02d}-00-00-000Z"
+
+
+def created(n: int) -> str:
+    return f"2025-11-{1 + n // 24:02d}T{n % 24:02d}:00:00.000Z"
+
+
+def posts(rid: str, count: int) -> list[dict]:
+    return [{"index": i, "text": f"Slide {i}", "imagePrompt": f"prompt {rid} {i}",
+             "finalImageUrl": f"/data/runs/{rid}/slide-{i}.png"} for i in range(1, count + 1)]
+
+
+def make_runs(data: Path, count: int, per_run: int = 1, start: int = 0,
+              images: bool = False) -> list[str]:
+    ids = []
+    for n in range(start, start + count):
+        rid = run_id(n)
+        make_run(data, rid, posts(rid, per_run), images=images, createdAt=created(n))
+        ids.append(rid)
+    return ids
+
+
+class Recorder:
+    """Collects every public signal of a scanner, in order."""
+
+    def __init__(self, scanner: RunScanner) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.rows: list[GalleryImage] = []
+        self.changes: dict[str, tuple[GalleryImage, ...]] = {}
+        self.problems: list = []
+        self.reports: list[tuple[ScanReport, bool]] = []
+        scanner.batch_ready.connect(self._batch)
+        scanner.runs_changed.connect(self._changes)
+        scanner.problems_changed.connect(self._problems)
+        scanner.finished.connect(self._finished)
+
+    def _batch(self, images: list[GalleryImage]) -> None:
+        self.events.append(("batch", len(images)))
+        self.rows.extend(images)
+
+    def _changes(self, changes: dict) -> None:
+        self.events.append(("changes", sorted(changes)))
+        self.changes.update(changes)
+
+    def _problems(self, problems: list) -> None:
+        self.problems = list(problems)
+
+    def _finished(self, report: ScanReport, quiet: bool) -> None:
+        self.events.append(("finished", quiet))
+        self.reports.append((report, quiet))
+
+
+@pytest.fixture
+def scanner(qtbot) -> Iterator[RunScanner]:
+    scanner = RunScanner()
+    yield scanner
+    assert scanner.shutdown(timeout_s=10)
+
+
+def scan(qtbot, scanner: RunScanner, data: Path, cache: Path | None = None) -> Recorder:
+    recorder = Recorder(scanner)
+    scanner.open(data, index_file_for(cache, data) if cache else None)
+    with qtbot.waitSignal(scanner.finished, timeout=20_000):
+        scanner.scan()
+    qtbot.waitUntil(lambda: not scanner.is_busy(), timeout=5000)
+    return recorder
+
+
+def test_full_scan_sends_batches_before_it_finishes(qtbot, scanner, tmp_path) -> None:
+    data = tmp_path / "data"
+    make_runs(data, 60, per_run=5)
+    busy: list[bool] = []
+    scanner.busy_changed.connect(busy.append)
+    progress: list[tuple[int, int]] = []
+    scanner.progress.connect(lambda runs, images: progress.append((runs, images)))
+    rec = scan(qtbot, scanner, data, tmp_path / "cache")
+    kinds = [kind for kind, _ in rec.events]
+    assert kinds.count("batch") >= 2 and kinds[-1] == "finished"
+    assert sum(n for kind, n in rec.events if kind == "batch") == 300
+    assert len({img.id for img in rec.rows}) == 300
+    assert progress[-1] == (60, 300)
+    report, quiet = rec.reports[0]
+    assert report.runs_seen == 60 and report.images == [] and not quiet
+    assert busy == [True, False]
+    assert index_file_for(tmp_path / "cache", data).is_file()
+
+
+def test_batches_stay_small_for_a_timely_first_paint(qtbot, tmp_path) -> None:
+    data = tmp_path / "data"
+    make_runs(data, 30)
+    scanner = RunScanner(batch_images=4)
+    try:
+        rec = scan(qtbot, scanner, data)
+        batches = [n for kind, n in rec.events if kind == "batch"]
+        assert len(batches) >= 7 and max(batches) <= 4
+        # Newest runs first: the first batch holds the newest images.
+        assert [img.run_id for img in rec.rows[:4]] == [run_id(n) for n in (29, 28, 27, 26)]
+    finally:
+        scanner.shutdown()
+
+
+def test_switching_folder_mid_scan_sends_only_the_new_folder(qtbot, scanner, tmp_path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    make_runs(old, 60, per_run=5)
+    make_runs(new, 3, start=100)
+    rec = Recorder(scanner)
+    switched: list[bool] = []
+
+    def switch(_images: list) -> None:
+        if not switched:
+            switched.append(True)
+            rec.rows.clear()
+            scanner.open(new)
+            scanner.scan()
+
+    scanner.open(old)
+    scanner.batch_ready.connect(switch)
+    with qtbot.waitSignal(scanner.finished, timeout=20_000):
+        scanner.scan()
+    assert switched
+    assert {img.run_id for img in rec.rows} == {run_id(n) for n in (100, 101, 102)}
+    assert len(rec.reports) == 1 and rec.reports[0][0].data_dir == new
+
+
+def test_refresh_sends_new_changed_and_deleted_runs(qtbot, scanner, tmp_path) -> None:
+    data = tmp_path / "data"
+    ids = make_runs(data, 3, per_run=2)
+    rec = scan(qtbot, scanner, data)
+    make_run(data, ids[0], posts(ids[0], 3), images=False, createdAt=created(0))  # grew
+    shutil.rmtree(data / "runs" / ids[1])  # deleted
+    fresh = make_runs(data, 1, start=50)[0]  # new
+    with qtbot.waitSignal(scanner.runs_changed, timeout=5000) as blocker:
+        scanner.refresh([ids[0], ids[1], ids[2], fresh, "never-existed"])
+    changes = blocker.args[0]
+    assert set(changes) == {ids[0], ids[1], fresh}  # ids[2] did not change: not sent
+    assert [img.slide_id for img in changes[ids[0]]] == ["slide-1", "slide-2", "slide-3"]
+    assert changes[ids[1]] == ()
+    assert [img.run_id for img in changes[fresh]] == [fresh]
+    qtbot.waitUntil(lambda: not scanner.is_busy(), timeout=5000)
+    assert rec.problems == []  # a deleted run is no problem
+
+
+def test_a_half_written_meta_json_is_read_again(qtbot, scanner, tmp_path, monkeypatch) -> None:
+    data = tmp_path / "data"
+    rid = make_runs(data, 1)[0]
+    rec = scan(qtbot, scanner, data)
+    meta = data / "runs" / rid / "meta.json"
+    full = json.dumps({"createdAt": created(0), "posts": posts(rid, 2)}).encode()
+    meta.write_bytes(full[: len(full) // 2])  # a writer is half-way
+    seen: list[bool] = []
+    real = scanner_module.parse_run
+
+    def writer_finishes_after_first_read(run_dir: Path, data_dir: Path) -> RunResult:
+        result = real(run_dir, data_dir)
+        seen.append(looks_partial(result))
+        if len(seen) == 1:
+            meta.write_bytes(full)
+        return result
+
+    monkeypatch.setattr(scanner_module, "parse_run", writer_finishes_after_first_read)
+    with qtbot.waitSignal(scanner.runs_changed, timeout=5000) as blocker:
+        scanner.refresh([rid])
+    assert seen == [True, False]
+    assert [img.slide_id for img in blocker.args[0][rid]] == ["slide-1", "slide-2"]
+    qtbot.waitUntil(lambda: not scanner.is_busy(), timeout=5000)
+    assert rec.problems == []
+
+
+def test_meta_json_that_stays_broken_is_reported_and_keeps_its_rows(qtbot, scanner, tmp_path,
+                                                                     monkeypatch) -> None:
+    monkeypatch.setattr(scanner_module, "PARTIAL_RETRY_S", 0.01)
+    data = tmp_path / "data"
+    rid = make_runs(data, 1, per_run=2)[0]
+    rec = scan(qtbot, scanner, data)
+    (data / "runs" / rid / "meta.json").write_text('{"posts": [', encoding="utf-8")
+    with qtbot.waitSignal(scanner.problems_changed, timeout=5000) as blocker:
+        scanner.refresh([rid])
+    assert [p.reason.startswith("meta.json is not valid JSON") for p in blocker.args[0]] == [True]
+    assert rid not in rec.changes  # what it showed stays until the file is readable again
+    recheck = Recorder(scanner)
+    with qtbot.waitSignal(scanner.finished, timeout=5000):
+        scanner.rescan()
+    assert recheck.changes == {} and len(recheck.problems) == 1
+
+
+def test_rescan_sends_only_differences_and_says_when_quiet(qtbot, scanner, tmp_path) -> None:
+    data = tmp_path / "data"
+    ids = make_runs(data, 5)
+    scan(qtbot, scanner, data, tmp_path / "cache")
+    rec = Recorder(scanner)
+    with qtbot.waitSignal(scanner.finished, timeout=5000) as blocker:
+        scanner.rescan(quiet=True)
+    assert rec.changes == {} and blocker.args[1] is True
+    shutil.rmtree(data / "runs" / ids[2])
+    make_run(data, ids[4], posts(ids[4], 2), images=False, createdAt=created(4))
+    with qtbot.waitSignal(scanner.finished, timeout=5000):
+        scanner.rescan()
+    assert set(rec.changes) == {ids[2], ids[4]}
+    assert rec.changes[ids[2]] == () and len(rec.changes[ids[4]]) == 2
+
+
+def test_problems_name_bad_runs_and_a_missing_runs_folder(qtbot, scanner, tmp_path) -> None:
+    data = tmp_path / "data"
+    make_runs(data, 2)
+    make_run(data, run_id(9), raw=[1, 2, 3])
+    rec = scan(qtbot, scanner, data)
+    assert len(rec.problems) == 1
+    assert "not an object" in rec.problems[0].reason and run_id(9) in rec.problems[0].path
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rec = scan(qtbot, scanner, empty)
+    assert [p.reason for p in rec.problems] == ["no runs folder in the data folder"]
+
+
+def test_a_duplicate_id_keeps_the_first_run(qtbot, scanner, tmp_path) -> None:
+    data = tmp_path / "data"
+    make_run(data, "a_b", [{"index": 1, "finalImageUrl": "/data/runs/a_b/slide-1.png"}],
+             images=False)
+    make_run(data, "a", [{"index": 1, "finalImageUrl": "/data/runs/a/x.png",
+                          "momPost": {"id": "b_slide-1"}}], images=False)
+    rec = scan(qtbot, scanner, data)
+    assert [(img.id, img.run_id) for img in rec.rows] == [("img_a_b_slide-1", "a_b")]
+
+
+def test_nothing_arrives_after_shutdown(qtbot, tmp_path) -> None:
+    data = tmp_path / "data"
+    make_runs(data, 60, per_run=5)
+    scanner = RunScanner()
+    rec = Recorder(scanner)
+    scanner.open(data)
+    scanner.scan()
+    assert scanner.shutdown(timeout_s=10)
+    with qtbot.assertNotEmitted(scanner.finished, wait=200):
+        pass
+    assert rec.reports == []
