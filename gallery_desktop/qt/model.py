@@ -205,7 +205,7 @@ class GalleryModel(QAbstractListModel):
         if (rec.id in self._favorites) != want:
             self._set_favorite_flag(rec.id, want)
             self.dataChanged.emit(index, index, [int(ImageRole.IS_FAVORITE)])
-        self.favorite_set_requested.emit(rec.id, want)
+            self.favorite_set_requested.emit(rec.id, want)
         return True
 
     def mimeTypes(self) -> list[str]:
@@ -393,8 +393,10 @@ class GalleryModel(QAbstractListModel):
         self.insert_images(fresh)
 
     def clear(self) -> None:
-        """Forget every row and thumbnail (a reset: for switching to another folder)."""
+        """Forget every row, heart, count and thumbnail (a reset: for another folder)."""
         self.beginResetModel()
+        self._favorites.clear()
+        self._usage.clear()
         self._records.clear()
         self._keys.clear()
         self._by_id.clear()

@@ -154,8 +154,10 @@ def test_set_data_is_optimistic_and_names_only_the_heart(qtbot, model: GalleryMo
     assert model.favorite_count() == 1
     assert not model.setData(idx, "x", Qt.ItemDataRole.EditRole)
     assert not model.setData(QModelIndex(), True, ImageRole.IS_FAVORITE)
-    with qtbot.assertNotEmitted(model.dataChanged):
+    with qtbot.assertNotEmitted(model.dataChanged), \
+            qtbot.assertNotEmitted(model.favorite_set_requested):
         model.set_favorite_state(rec(1).id, True)  # already shown: nothing to repaint
+        assert model.setData(idx, True, ImageRole.IS_FAVORITE)  # nothing to write either
 
 
 def test_apply_favorites_changes_only_what_differs(qtbot, model: GalleryModel) -> None:
@@ -280,6 +282,8 @@ def test_clear_resets(qtbot, model: GalleryModel) -> None:
     with qtbot.waitSignal(model.modelReset):
         model.clear()
     assert model.rowCount() == 0 and model.favorite_count() == 0 and model.ids() == set()
+    model.insert_images([rec(1)])
+    assert not model.is_favorite(rec(1).id)  # hearts belonged to the old folder
 
 
 def test_a_hundred_thousand_rows(qtbot, model: GalleryModel) -> None:
