@@ -17,6 +17,10 @@ from benchlib.stats import percentile
 log = logging.getLogger(__name__)
 
 WINDOW_SIZE = (1280, 800)
+# The real grid's cell at its default 200 px thumbnails in this window (5 columns): the
+# floor lays out and paints the same number of cells.
+FLOOR_GRID = (252, 241)
+FLOOR_ICON = 200
 
 
 def make_records(count: int, data_dir: Path, favorite_every: int) -> list[Any]:
@@ -81,6 +85,27 @@ class PaintCounter:
         return self._cls.count
 
 
+def count_delegate_paints(view: Any) -> list[int]:
+    """Replace the view's delegate by an instance of a subclass that counts ``paint`` calls.
+
+    The subclass adds one Python call per painted cell and changes nothing else; it tells
+    a paint that drew cells from one that drew an empty viewport.
+
+    Returns:
+        A one-element list holding the running count.
+    """
+    base = type(view.itemDelegate())
+    counter = [0]
+
+    class Counting(base):  # type: ignore[misc, valid-type]
+        def paint(self, painter: Any, option: Any, index: Any) -> None:
+            counter[0] += 1
+            super().paint(painter, option, index)
+
+    view.setItemDelegate(Counting(view))
+    return counter
+
+
 def _process_until(app: Any, done: Callable[[], bool], timeout_s: float = 60.0) -> None:
     """Run the event loop until ``done()``; the caller reads the clock when this returns,
     i.e. right after the event (a paint) that made ``done()`` true has been handled."""
@@ -113,6 +138,7 @@ def measure(subject: Subject, records: list[Any], *, steps: int, filter_cycles: 
     view = subject.view
     viewport = view.viewport()
     painter = PaintCounter(viewport)
+    cells = count_delegate_paints(view)
     _settle(app)
     out: dict[str, Any] = {"rss_before_fill": rss_bytes()}
 
@@ -120,8 +146,8 @@ def measure(subject: Subject, records: list[Any], *, steps: int, filter_cycles: 
     start = time.perf_counter_ns()
     subject.fill(records)
     filled = time.perf_counter_ns()
-    seen = painter.count
-    _process_until(app, lambda: painter.count > seen and view.model().rowCount() > 0)
+    seen, seen_cells = painter.count, cells[0]
+    _process_until(app, lambda: painter.count > seen and cells[0] > seen_cells)
     painted = time.perf_counter_ns()
     out["fill_ns"] = filled - start
     out["first_paint_ns"] = painted - filled
@@ -129,6 +155,12 @@ def measure(subject: Subject, records: list[Any], *, steps: int, filter_cycles: 
     _settle(app)
     gc.collect()
     out["rss_after_fill"] = rss_bytes()
+    # Batched layouts go on in the background: scroll only once every row is placed.
+    last = view.model().index(view.model().rowCount() - 1, 0)
+    t0 = time.perf_counter_ns()
+    _process_until(app, lambda: view.visualRect(last).isValid(), timeout_s=300)
+    out["layout_done_ns"] = time.perf_counter_ns() - filled
+    out["layout_wait_ns"] = time.perf_counter_ns() - t0
 
     bar = view.verticalScrollBar()
     out["scroll_max"] = bar.maximum()
@@ -182,7 +214,7 @@ def measure(subject: Subject, records: list[Any], *, steps: int, filter_cycles: 
     return out
 
 
-def bare_subject(cell: int) -> Subject:
+def bare_subject() -> Subject:
     """The floor: a plain QListView in icon mode over a minimal Python list model, the
     stock delegate and a stock QSortFilterProxyModel filtering on the favourite role."""
     from PySide6.QtCore import (
@@ -245,7 +277,8 @@ def bare_subject(cell: int) -> Subject:
     view.setResizeMode(QListView.ResizeMode.Adjust)
     view.setMovement(QListView.Movement.Static)
     view.setUniformItemSizes(True)
-    view.setGridSize(QSize(cell, cell))
+    view.setGridSize(QSize(*FLOOR_GRID))
+    view.setIconSize(QSize(FLOOR_ICON, FLOOR_ICON))
     view.setModel(proxy)
     window.setCentralWidget(view)
 
@@ -267,7 +300,7 @@ def part_grid(config: dict[str, Any]) -> dict[str, Any]:
             ``filter_cycles``, ``toggles``, ``data_dir``, ``cache_dir``.
 
     Returns:
-        What ``measure`` returns, plus ``rss_baseline`` (Qt up, no records) and ``cell``.
+        What ``measure`` returns, plus ``rss_baseline`` (Qt up, no records) and ``viewport``.
     """
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -280,7 +313,7 @@ def part_grid(config: dict[str, Any]) -> dict[str, Any]:
 
         subject = real_subject(data_dir, Path(config["cache_dir"]))
     else:
-        subject = bare_subject(int(config.get("cell", 200)))
+        subject = bare_subject()
     subject.window.resize(*WINDOW_SIZE)
     subject.window.show()
     QTest.qWaitForWindowExposed(subject.window)

@@ -185,6 +185,8 @@ def grid(ctx: Context) -> list[Figure]:
          per_run("fill_ns", floor), None, None),
         ("grid_first_paint_ms", f"grid {n}: model filled -> first paint",
          per_run("first_paint_ns", real), per_run("first_paint_ns", floor), Goal.MAX_VALUE, 200),
+        ("grid_layout_ms", f"grid {n}: model filled -> every row laid out",
+         per_run("layout_done_ns", real), per_run("layout_done_ns", floor), None, None),
         ("grid_scroll_median_ms", f"grid {n}: scroll frame, median", pooled("scroll_ns", real),
          pooled("scroll_ns", floor), None, None),
         ("grid_scroll_p99_ms", f"grid {n}: scroll frame, p99", p99s("scroll_ns", real),
@@ -202,7 +204,7 @@ def grid(ctx: Context) -> list[Figure]:
                   floor_label=bare, goal=g, target=t, samples=v, floor_samples=f)
            for k, lab, v, f, g, t in figs]
     rss, rss_floor = mb("rss_after_fill", real), mb("rss_after_fill", floor)
-    out.insert(6, Figure(key="grid_rss_mb", label=f"grid {n}: process RSS after fill",
+    out.insert(7, Figure(key="grid_rss_mb", label=f"grid {n}: process RSS after fill",
                          unit="MB", value=median(rss), floor=median(rss_floor), floor_label=bare,
                          goal=Goal.MAX_VALUE, target=500, samples=rss, floor_samples=rss_floor))
     r0 = real[0]

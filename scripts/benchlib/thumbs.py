@@ -50,10 +50,11 @@ def real_pass(paths: list[Path], edge: int, cache_dir: Path, timeout_s: float) -
     Raises:
         RuntimeError: a thumbnail failed, or not all arrived within ``timeout_s``.
     """
-    from gallery_desktop.core.thumbcache import ThumbnailCache
-    from gallery_desktop.qt.thumbnails import ThumbnailLoader
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtGui import QImage
+
+    from gallery_desktop.core.thumbcache import ThumbnailCache
+    from gallery_desktop.qt.thumbnails import ThumbnailLoader
 
     shutil.rmtree(cache_dir, ignore_errors=True)
     cache_dir.mkdir(parents=True)
