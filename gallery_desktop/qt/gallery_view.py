@@ -16,7 +16,7 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QStyle, QWidget
 
 from gallery_desktop.qt.delegate import GalleryDelegate, caption_font, cell_size, heart_rect
 from gallery_desktop.qt.roles import ImageRole
@@ -37,16 +37,19 @@ class GalleryView(QListView):
         visible_rows_changed(object)    # list[int] of proxy rows on screen, plus a line around
         image_dragged_out(str)          # an image was dropped somewhere else: a use
         zoom_requested(int)             # Ctrl+wheel: +1 bigger thumbnails, -1 smaller
+        tile_size_changed(int)          # the painted tile edge changed (logical pixels)
     """
 
     open_requested = Signal(QModelIndex)
     visible_rows_changed = Signal(object)
     image_dragged_out = Signal(str)
     zoom_requested = Signal(int)
+    tile_size_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # First: Qt calls the overridden doItemsLayout from the setters below.
+        self._target_px = 200
         self._visible_timer = QTimer(self)
         self._visible_timer.setSingleShot(True)
         self._visible_timer.setInterval(VISIBLE_ROWS_DEBOUNCE_MS)
@@ -78,24 +81,35 @@ class GalleryView(QListView):
     # -- layout -------------------------------------------------------------------------
 
     def set_thumbnail_size(self, px: int) -> None:
-        """Show thumbnails ``px`` logical pixels square; the grid re-justifies."""
-        self.setIconSize(QSize(px, px))
+        """Aim for thumbnails of ``px`` logical pixels; tiles grow a little to fill each line."""
+        self._target_px = px
         self._update_grid()
         self.schedule_visible_rows()
 
     def thumbnail_size(self) -> int:
-        """The thumbnail edge in logical pixels."""
+        """The thumbnail size asked for (the slider's value)."""
+        return self._target_px
+
+    def tile_size(self) -> int:
+        """The edge of the tiles as painted: the asked-for size stretched to fill the line."""
         return self.iconSize().width()
 
     def _update_grid(self) -> None:
-        metrics_h = self.fontMetrics().height()
-        cell = cell_size(self.thumbnail_size(), self._caption_height(metrics_h))
-        # Assume the scroll bar is shown: the column count then never flips with it.
-        available = (self.width() - 2 * self.frameWidth()
-                     - self.verticalScrollBar().sizeHint().width())
+        caption = self._caption_height(self.fontMetrics().height())
+        cell = cell_size(self._target_px, caption)
+        # The width Qt's list layout wraps at: it always reserves the scroll bar's extent,
+        # so the column count never flips when the scroll bar comes and goes.
+        extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None,
+                                          self.verticalScrollBar())
+        available = self.maximumViewportSize().width() - extent
         columns = max(1, available // (cell.width() + MIN_GAP))
         width = max(cell.width() + MIN_GAP, available // columns)
-        grid = QSize(width, cell.height() + ROW_GAP)
+        # Share the leftover width out as bigger tiles, not wider gaps (as photo apps do).
+        tile = max(self._target_px, width - MIN_GAP - (cell.width() - self._target_px))
+        grid = QSize(width, cell_size(tile, caption).height() + ROW_GAP)
+        if tile != self.iconSize().width():
+            self.setIconSize(QSize(tile, tile))
+            self.tile_size_changed.emit(tile)
         if grid != self.gridSize():
             self.setGridSize(grid)
 
@@ -222,6 +236,10 @@ class GalleryView(QListView):
     def set_menu_actions(self, actions: list[QAction | None]) -> None:
         """The context menu's entries, in order; None is a separator."""
         self._menu_actions = list(actions)
+
+    def menu_actions(self) -> list[QAction | None]:
+        """The context menu's entries (None: separator)."""
+        return list(self._menu_actions)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         """Make the item under the pointer current, then show the item menu."""

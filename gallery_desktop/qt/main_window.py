@@ -1,0 +1,453 @@
+"""The main window: wires the controller to the toolbar, the grid, the status bar and the viewer."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QImage
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gallery_desktop.core.records import GalleryImage, ImageSource, ScanReport, SkippedItem
+from gallery_desktop.qt import icons
+from gallery_desktop.qt.actions import (
+    ITEM_ACTIONS,
+    VIEW_ACTIONS,
+    ActionId,
+    ImageCopier,
+    copy_text,
+    create_actions,
+    reveal_in_file_manager,
+)
+from gallery_desktop.qt.gallery_view import GalleryView
+from gallery_desktop.qt.icons import IconName
+from gallery_desktop.qt.panels import EmptyState, MessageBanner, ProblemsDialog
+from gallery_desktop.qt.roles import ImageRole
+from gallery_desktop.qt.settings import AppSettings
+from gallery_desktop.qt.status_bar import GalleryStatusBar
+from gallery_desktop.qt.toolbar import MainToolBar
+from gallery_desktop.qt.viewer import ImageViewer
+
+if TYPE_CHECKING:
+    from gallery_desktop.qt.controller import GalleryController
+
+log = logging.getLogger(__name__)
+
+# Thumbnails are re-decoded for a new size: wait until the slider rests.
+THUMB_SIZE_DEBOUNCE_MS = 200
+
+
+class MainWindow(QMainWindow):
+    """The gallery window. It wires widgets to the controller and decides nothing itself.
+
+    Args:
+        controller: owns the data folder, the model and proxy, and every write.
+        settings: what is remembered between launches.
+    """
+
+    def __init__(self, controller: GalleryController, settings: AppSettings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(icons.app_icon())
+        self._controller = controller
+        self._settings = settings
+        self._scanning = False
+        self._problems: list[SkippedItem] = []
+        self._problems_dialog: ProblemsDialog | None = None
+        self._viewer: ImageViewer | None = None
+        self._empty_action = self.choose_data_dir
+        self.actions_by_id = create_actions(self)
+        self._copier = ImageCopier(self)
+        self._copier.copied.connect(self._on_image_copied)
+        self._copier.copy_failed.connect(self._show_status)
+
+        self._build_view()
+        self._build_toolbar()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect_actions()
+        self._connect_controller()
+        self._restore_settings()
+        self._update_title(controller.data_dir())
+        self._update_item_actions()
+        self._update_empty_state()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_view(self) -> None:
+        self.view = GalleryView(self)
+        self.view.setModel(self._controller.proxy)
+        self.view.visible_rows_changed.connect(self._controller.set_visible_rows)
+        self.view.open_requested.connect(self.open_viewer)
+        self.view.image_dragged_out.connect(self._controller.record_use)
+        self.view.zoom_requested.connect(lambda steps: self.toolbar.step_thumb_size(steps))
+        self.view.selectionModel().currentChanged.connect(self._update_item_actions)
+        proxy = self._controller.proxy
+        for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset,
+                       proxy.layoutChanged):
+            signal.connect(self._update_empty_state)
+        proxy.dataChanged.connect(self._on_proxy_data_changed)
+
+        self.banner = MessageBanner(self)
+        self.empty_state = EmptyState(self)
+        self.empty_state.action_requested.connect(lambda: self._empty_action())
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty_state)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+    def _build_toolbar(self) -> None:
+        self.toolbar = MainToolBar(self.actions_by_id, self)
+        self.toolbar.search_changed.connect(self._on_search_changed)
+        self.toolbar.search_cleared.connect(self.view.setFocus)
+        self.toolbar.sort_changed.connect(self._controller.proxy.set_sort_mode)
+        self.toolbar.thumb_size_changed.connect(self._on_thumb_size_changed)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self._size_timer = QTimer(self)
+        self._size_timer.setSingleShot(True)
+        self._size_timer.setInterval(THUMB_SIZE_DEBOUNCE_MS)
+        self._size_timer.timeout.connect(
+            lambda: self._controller.set_thumbnail_size(self.view.tile_size()))
+        self.view.tile_size_changed.connect(lambda _px: self._size_timer.start())
+
+    def _build_menus(self) -> None:
+        a = self.actions_by_id
+        menus: list[tuple[str, list[ActionId | None]]] = [
+            ("&File", [ActionId.OPEN_DATA_DIR, ActionId.REFRESH, None, ActionId.QUIT]),
+            ("&Edit", [ActionId.UNDO, None, ActionId.COPY_IMAGE, ActionId.COPY_PROMPT,
+                       ActionId.COPY_PATH]),
+            ("&View", [ActionId.FAVORITES_ONLY, ActionId.FOCUS_SEARCH, None, ActionId.BIGGER,
+                       ActionId.SMALLER]),
+            ("&Image", [ActionId.TOGGLE_FAVORITE, ActionId.OPEN_IMAGE, None,
+                        ActionId.SHOW_IN_FOLDER]),
+            ("&Help", [ActionId.SHOW_PROBLEMS, None, ActionId.ABOUT]),
+        ]
+        for title, ids in menus:
+            menu = self.menuBar().addMenu(title)
+            for action_id in ids:
+                if action_id is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(a[action_id])
+        # Single-key shortcuts (H, Return) belong to the grid, so typing in search is safe.
+        for action_id in VIEW_ACTIONS:
+            a[action_id].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.view.addAction(a[action_id])
+        self.view.set_menu_actions([a[ActionId.TOGGLE_FAVORITE], a[ActionId.OPEN_IMAGE], None,
+                                    a[ActionId.COPY_IMAGE], a[ActionId.COPY_PROMPT],
+                                    a[ActionId.COPY_PATH], None, a[ActionId.SHOW_IN_FOLDER]])
+
+    def _build_status_bar(self) -> None:
+        self.status = GalleryStatusBar(self)
+        self.status.problems_requested.connect(self.show_problems)
+        self.setStatusBar(self.status)
+        # Tests and the snapshot look these up; keep them at hand.
+        self.counts_label = self.status.counts_label
+
+    def _connect_actions(self) -> None:
+        a = self.actions_by_id
+        a[ActionId.OPEN_DATA_DIR].triggered.connect(self.choose_data_dir)
+        a[ActionId.REFRESH].triggered.connect(self._controller.rescan)
+        a[ActionId.QUIT].triggered.connect(self.close)
+        a[ActionId.FAVORITES_ONLY].toggled.connect(self._on_favorites_only)
+        a[ActionId.FOCUS_SEARCH].triggered.connect(self.toolbar.focus_search)
+        a[ActionId.UNDO].triggered.connect(self.undo)
+        a[ActionId.BIGGER].triggered.connect(lambda: self.toolbar.step_thumb_size(1))
+        a[ActionId.SMALLER].triggered.connect(lambda: self.toolbar.step_thumb_size(-1))
+        a[ActionId.TOGGLE_FAVORITE].triggered.connect(self.view.toggle_current_favorite)
+        a[ActionId.OPEN_IMAGE].triggered.connect(self.view.open_current)
+        a[ActionId.COPY_IMAGE].triggered.connect(self.copy_current_image)
+        a[ActionId.COPY_PROMPT].triggered.connect(self.copy_current_prompt)
+        a[ActionId.COPY_PATH].triggered.connect(self.copy_current_path)
+        a[ActionId.SHOW_IN_FOLDER].triggered.connect(self.show_current_in_folder)
+        a[ActionId.SHOW_PROBLEMS].triggered.connect(self.show_problems)
+        a[ActionId.ABOUT].triggered.connect(self.show_about)
+
+    def _connect_controller(self) -> None:
+        c = self._controller
+        c.data_dir_changed.connect(self._on_data_dir_changed)
+        c.scan_started.connect(self._on_scan_started)
+        c.scan_progress.connect(self._on_scan_progress)
+        c.scan_finished.connect(self._on_scan_finished)
+        c.problems_changed.connect(self._on_problems_changed)
+        c.write_failed.connect(self._on_write_failed)
+        c.counts_changed.connect(self._on_counts_changed)
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self._settings
+        if not self.restoreGeometry(s.window_geometry):
+            self.resize(1280, 820)
+        self.restoreState(s.window_state)
+        self.toolbar.set_thumb_size(s.thumbnail_size)
+        self.view.set_thumbnail_size(self.toolbar.thumb_size())
+        self._controller.set_thumbnail_size(self.view.tile_size())
+        self.toolbar.set_sort_mode(s.sort_mode)
+        self._controller.proxy.set_sort_mode(self.toolbar.sort_mode())
+        self.actions_by_id[ActionId.FAVORITES_ONLY].setChecked(s.favorites_only)
+        self._controller.proxy.set_favorites_only(s.favorites_only)
+
+    def save_settings(self) -> None:
+        """Remember geometry and view choices (the data folder is saved when opened)."""
+        s = self._settings
+        s.window_geometry = self.saveGeometry()
+        s.window_state = self.saveState()
+        s.thumbnail_size = self.toolbar.thumb_size()
+        s.sort_mode = self._controller.proxy.sort_mode()
+        s.favorites_only = self._controller.proxy.favorites_only()
+        if self._viewer is not None:
+            s.viewer_geometry = self._viewer.saveGeometry()
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save settings and close the viewer with the window."""
+        self.save_settings()
+        if self._viewer is not None:
+            self._viewer.close()
+        super().closeEvent(event)
+
+    # -- data folder ------------------------------------------------------------------------
+
+    def choose_data_dir(self) -> None:
+        """Ask for a data folder with the desktop's folder picker, then open it."""
+        start = self._controller.data_dir() or self._settings.last_data_dir or Path.home()
+        chosen = QFileDialog.getExistingDirectory(self, "Open Data Folder", str(start))
+        if chosen:
+            self.open_data_dir(Path(chosen))
+
+    def open_data_dir(self, path: Path) -> None:
+        """Open ``path`` (or its ``data`` subfolder, if the studio's root was picked)."""
+        if not (path / "runs").is_dir() and (path / "data" / "runs").is_dir():
+            path = path / "data"
+        self._settings.last_data_dir = path
+        self._settings.sync()
+        self._controller.open_data_dir(path)
+
+    def _update_title(self, path: Path | None) -> None:
+        self.setWindowTitle(f"{path.name or path} — Gallery" if path else "Gallery")
+
+    def _on_data_dir_changed(self, path: Path | None) -> None:
+        self._update_title(path)
+        if path is None:
+            self.status.clear_counts()
+        self.banner.hide()
+        self._on_problems_changed([])
+        self._update_empty_state()
+
+    # -- controller events ------------------------------------------------------------------
+
+    def _on_scan_started(self) -> None:
+        self._scanning = True
+        self.status.set_scanning(True)
+        self._update_empty_state()
+
+    def _on_scan_progress(self, runs_done: int, images_so_far: int) -> None:
+        self.status.set_scan_progress(runs_done, images_so_far)
+
+    def _on_scan_finished(self, report: ScanReport) -> None:
+        self._scanning = False
+        self.status.set_scanning(False)
+        self.view.schedule_visible_rows()
+        self._update_empty_state()
+
+    def _on_counts_changed(self, images: int, favorites: int) -> None:
+        self.status.set_counts(images, favorites)
+
+    def _on_problems_changed(self, problems: list[SkippedItem]) -> None:
+        self._problems = list(problems)
+        self.status.set_problem_count(len(self._problems))
+        self.actions_by_id[ActionId.SHOW_PROBLEMS].setEnabled(bool(self._problems))
+
+    def _on_write_failed(self, message: str) -> None:
+        self.banner.show_message(f"{message} — the change was undone.")
+
+    def _on_proxy_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex,
+                               roles: list[int]) -> None:
+        current = self.view.currentIndex()
+        if current.isValid() and top_left.row() <= current.row() <= bottom_right.row():
+            self._update_item_actions()
+
+    def show_problems(self) -> None:
+        """Show what the scan skipped, with paths and reasons (non-modal)."""
+        if self._problems_dialog is not None:
+            self._problems_dialog.close()
+        self._problems_dialog = ProblemsDialog(self._problems, self)
+        self._problems_dialog.show()
+
+    def problems_dialog(self) -> ProblemsDialog | None:
+        """The problems dialog last shown, if any."""
+        return self._problems_dialog
+
+    # -- view state -------------------------------------------------------------------------
+
+    def _on_search_changed(self, text: str) -> None:
+        self._controller.proxy.set_search_text(text)
+        self._update_empty_state()
+
+    def _on_favorites_only(self, on: bool) -> None:
+        self._controller.proxy.set_favorites_only(on)
+        self._update_empty_state()
+
+    def _on_thumb_size_changed(self, px: int) -> None:
+        self.view.set_thumbnail_size(px)
+
+    def _update_empty_state(self, *args: object) -> None:
+        proxy = self._controller.proxy
+        source = proxy.sourceModel()
+        has_source_rows = source is not None and source.rowCount() > 0
+        if proxy.rowCount() > 0:
+            self.stack.setCurrentWidget(self.view)
+            return
+        if self._controller.data_dir() is None:
+            self.empty_state.set_content(
+                IconName.FOLDER_OPEN, "Open your studio's data folder",
+                "Gallery shows every image the content studio saved under data/runs,\n"
+                "with the hearts you share with the web gallery.", "Open Data Folder…")
+            self._empty_action = self.choose_data_dir
+        elif self._scanning and not has_source_rows:
+            self.empty_state.set_content(IconName.IMAGE_LOADING, "Looking for images…",
+                                         "The first ones appear as soon as they are found.")
+            self._empty_action = self.choose_data_dir
+        elif not has_source_rows:
+            self.empty_state.set_content(
+                IconName.IMAGE_LOADING, "No images yet",
+                f"{self._controller.data_dir()} has no runs with images yet.\n"
+                "New runs appear here as the studio writes them.", "Open Another Folder…")
+            self._empty_action = self.choose_data_dir
+        elif proxy.search_text().strip():
+            self.empty_state.set_content(IconName.SEARCH, "Nothing matches your search",
+                                         f"No image mentions “{proxy.search_text().strip()}”.",
+                                         "Clear Search")
+            self._empty_action = self.toolbar.clear_search
+        else:
+            self.empty_state.set_content(
+                IconName.HEART_OUTLINE, "No favorites yet",
+                "Click the heart on an image, or press H, and it will wait for you here.",
+                "Show All Images")
+            self._empty_action = lambda: self.actions_by_id[ActionId.FAVORITES_ONLY].setChecked(
+                False)
+        self.stack.setCurrentWidget(self.empty_state)
+
+    # -- the current image ------------------------------------------------------------------
+
+    def current_record(self) -> GalleryImage | None:
+        """The record of the grid's current item."""
+        record = self.view.currentIndex().data(ImageRole.RECORD)
+        return record if isinstance(record, GalleryImage) else None
+
+    def _update_item_actions(self, *args: object) -> None:
+        record = self.current_record()
+        a = self.actions_by_id
+        for action_id in ITEM_ACTIONS:
+            a[action_id].setEnabled(record is not None)
+        local = record is not None and record.source is ImageSource.LOCAL \
+            and record.image_path is not None
+        a[ActionId.COPY_IMAGE].setEnabled(local)
+        a[ActionId.COPY_PATH].setEnabled(record is not None and record.image_path is not None)
+        a[ActionId.SHOW_IN_FOLDER].setEnabled(record is not None and record.image_path is not None)
+        a[ActionId.TOGGLE_FAVORITE].setChecked(
+            bool(self.view.currentIndex().data(ImageRole.IS_FAVORITE)))
+
+    def undo(self) -> None:
+        """Undo the last heart change (Ctrl+Z)."""
+        if not self._controller.undo():
+            self._show_status("Nothing to undo")
+
+    def copy_current_image(self) -> None:
+        """Copy the current image's pixels and file to the clipboard (counts as a use)."""
+        record = self.current_record()
+        if record is not None and record.image_path is not None \
+                and record.source is ImageSource.LOCAL:
+            self._show_status(f"Copying {record.image_path.name}…")
+            self._copier.copy_image(record.id, record.image_path)
+
+    def copy_image(self, image_id: str, path: Path, image: QImage) -> None:
+        """Copy an image, using ``image`` when already decoded (the viewer's)."""
+        self._copier.copy_image(image_id, path, image if not image.isNull() else None)
+
+    def _on_image_copied(self, image_id: str) -> None:
+        self._controller.record_use(image_id)
+        self._show_status("Image copied")
+
+    def copy_current_prompt(self) -> None:
+        """Copy the current image's prompt as text."""
+        record = self.current_record()
+        if record is not None:
+            copy_text(record.prompt)
+            self._show_status("Prompt copied")
+
+    def copy_current_path(self) -> None:
+        """Copy the current image's file path as text."""
+        record = self.current_record()
+        if record is not None and record.image_path is not None:
+            copy_text(str(record.image_path))
+            self._show_status("File path copied")
+
+    def show_current_in_folder(self) -> None:
+        """Open the current image's folder in the file manager."""
+        record = self.current_record()
+        if record is not None and record.image_path is not None:
+            reveal_in_file_manager(record.image_path)
+
+    def _show_status(self, text: str) -> None:
+        self.status.showMessage(text, 4000)
+
+    # -- viewer and about -------------------------------------------------------------------
+
+    def viewer(self) -> ImageViewer | None:
+        """The viewer window, once opened."""
+        return self._viewer
+
+    def open_viewer(self, index: QModelIndex) -> ImageViewer:
+        """Open the viewer on ``index`` (a proxy index) and bring it to the front."""
+        if self._viewer is None:
+            self._viewer = ImageViewer(self._controller.proxy, self)
+            self._viewer.copy_image_requested.connect(self.copy_image)
+            self._viewer.current_changed.connect(self._follow_viewer)
+            if not self._viewer.restoreGeometry(self._settings.viewer_geometry):
+                self._viewer.resize(min(1400, max(900, self.width() - 80)),
+                                    min(960, max(640, self.height() - 60)))
+        self._viewer.open_index(index)
+        self._viewer.show()
+        self._viewer.raise_()
+        self._viewer.activateWindow()
+        return self._viewer
+
+    def _follow_viewer(self, image_id: str) -> None:
+        # Keep the grid's current item on the image being viewed, so closing returns there.
+        source = self._controller.model.row_of(image_id)
+        if source < 0:
+            return
+        index = self._controller.proxy.mapFromSource(self._controller.model.index(source, 0))
+        if index.isValid():
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
+    def show_about(self) -> None:
+        """The About box: name, version, what it does."""
+        app = QApplication.instance()
+        version = app.applicationVersion() if isinstance(app, QApplication) else ""
+        QMessageBox.about(
+            self, "About Gallery",
+            f"<h3>Gallery {version}</h3>"
+            "<p>A fast desktop gallery for the images your content studio generates.</p>"
+            "<p>Hearts are shared with the studio's web gallery through "
+            "<code>gallery-favorites.json</code> in the data folder.</p>")

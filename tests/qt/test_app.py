@@ -1,0 +1,106 @@
+"""The command line: --version, no display, --snapshot in a real process, data folder choice."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+from gallery_desktop import __version__
+from gallery_desktop.app import (
+    DATA_DIR_ENV,
+    NO_DISPLAY_MESSAGE,
+    SNAPSHOT_SIZE,
+    display_problem,
+    resolve_data_dir,
+)
+from tests.factories import make_run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_app(args: list[str], tmp_path: Path, *, drop: tuple[str, ...] = (),
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m gallery_desktop`` with user folders inside ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    home = tmp_path / "home"
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
+               XDG_CACHE_HOME=str(home / "cache"), XDG_STATE_HOME=str(home / "state"),
+               XDG_DATA_HOME=str(home / "share"),
+               PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
+    env.pop(DATA_DIR_ENV, None)
+    return subprocess.run([sys.executable, "-m", "gallery_desktop", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def test_version_prints_the_version(tmp_path: Path) -> None:
+    result = run_app(["--version"], tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"gallery-desktop {__version__}"
+
+
+def test_without_a_display_it_explains_and_exits_2(tmp_path: Path) -> None:
+    result = run_app([], tmp_path, drop=("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [NO_DISPLAY_MESSAGE]
+    assert "QT_QPA_PLATFORM=offscreen" in lines[0] and "xvfb-run" in lines[0]
+
+
+def test_a_missing_data_dir_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_app(["--data-dir", str(tmp_path / "nope")], tmp_path)
+    assert result.returncode == 2 and "no such folder" in result.stderr
+
+
+def test_snapshot_writes_a_real_picture_of_the_gallery(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for n, color in enumerate(("#e74c3c", "#2ecc71", "#3498db", "#f1c40f")):
+        run_id = f"2025-11-2{n}T10-00-00-000Z"
+        make_run(data, run_id, [{"index": 1, "text": f"Run {n}", "imagePrompt": color,
+                                 "finalImageUrl": f"/data/runs/{run_id}/slide-1.png"}])
+    out = tmp_path / "shots" / "shot.png"
+    # Even with no display at all: --snapshot renders offscreen by itself.
+    result = run_app(["--data-dir", str(data), "--snapshot", str(out)], tmp_path,
+                     drop=("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert not image.isNull()
+    assert (image.width(), image.height()) == SNAPSHOT_SIZE
+    samples = [image.pixelColor(x, y).lightness()
+               for y in range(0, image.height(), 8) for x in range(0, image.width(), 8)]
+    assert statistics.pstdev(samples) > 10  # not blank, not a flat fill
+    # Nothing about the snapshot is remembered as the user's settings.
+    assert not list((tmp_path / "home" / "config").rglob("*.conf"))
+
+
+@pytest.mark.parametrize(("env", "platform", "expected"), [
+    ({}, "linux", NO_DISPLAY_MESSAGE),
+    ({"DISPLAY": ":0"}, "linux", None),
+    ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", None),
+    ({"QT_QPA_PLATFORM": "offscreen"}, "linux", None),
+    ({}, "darwin", None),
+    ({}, "win32", None),
+])
+def test_display_problem(env: dict[str, str], platform: str, expected: str | None) -> None:
+    assert display_problem(env, platform) == expected
+
+
+def test_data_dir_comes_from_cli_then_env_then_last_used_then_cwd(tmp_path: Path) -> None:
+    cli, env_dir, last, cwd = (tmp_path / n for n in ("cli", "env", "last", "cwd"))
+    for folder in (cli, env_dir, last, cwd / "data"):
+        folder.mkdir(parents=True)
+    env = {DATA_DIR_ENV: str(env_dir)}
+    assert resolve_data_dir(cli, env, last, cwd) == cli
+    assert resolve_data_dir(None, env, last, cwd) == env_dir
+    assert resolve_data_dir(None, {}, last, cwd) == last
+    assert resolve_data_dir(None, {}, None, cwd) == cwd / "data"
+    # Folders that went away are passed over; with nothing left there is no folder.
+    assert resolve_data_dir(None, {DATA_DIR_ENV: str(tmp_path / "gone")}, last, cwd) == last
+    assert resolve_data_dir(None, {}, tmp_path / "gone", cwd) == cwd / "data"
+    assert resolve_data_dir(None, {}, None, tmp_path / "empty") is None

@@ -1,0 +1,349 @@
+"""MainWindow on real data: every image, hearts on disk, filters, viewer, rollback, settings."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QComboBox, QLineEdit, QListView, QSlider, QToolButton
+
+from gallery_desktop.qt.controller import GalleryController
+from gallery_desktop.qt.delegate import heart_rect, image_rect
+from gallery_desktop.qt.main_window import MainWindow
+from gallery_desktop.qt.panels import EmptyState, MessageBanner
+from gallery_desktop.qt.roles import ImageRole, SortMode
+from gallery_desktop.qt.settings import AppSettings
+from gallery_desktop.qt.viewer import ImageViewer
+from tests.factories import make_run
+
+RUNS = ["2025-11-26T06-54-47-200Z", "2025-11-25T10-00-00-000Z", "2025-11-24T08-30-00-000Z"]
+TOPICS = ["Morning routines", "Desk setups", "Plant care"]
+WORDS = ["zeroth", "first", "second", "third", "fourth"]
+FAVORITES = "gallery-favorites.json"
+TIMEOUT = 15000
+
+
+def build_data(root: Path) -> list[str]:
+    """Three runs with 3, 2 and 4 real images; returns the image ids, newest first."""
+    ids: list[str] = []
+    for run_id, topic, count in zip(RUNS, TOPICS, (3, 2, 4), strict=True):
+        posts = [{"index": i, "text": f"{topic}, the {WORDS[i]} slide",
+                  "imagePrompt": f"{topic} prompt {i}",
+                  "finalImageUrl": f"/data/runs/{run_id}/slide-{i}.png"}
+                 for i in range(1, count + 1)]
+        created = f"{run_id[:13]}:{run_id[14:16]}:{run_id[17:19]}.000Z"
+        make_run(root, run_id, posts, createdAt=created, topic=topic)
+        ids += [f"img_{run_id}_slide-{i}" for i in range(1, count + 1)]
+    return ids
+
+
+def favorites_on_disk(data: Path) -> dict[str, object]:
+    path = data / FAVORITES
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def proxy_ids(window: MainWindow) -> list[str]:
+    proxy = window.view.model()
+    return [proxy.index(r, 0).data(ImageRole.IMAGE_ID) for r in range(proxy.rowCount())]
+
+
+def open_window(qtbot, controller: GalleryController, settings: AppSettings,
+                data: Path | None, size: tuple[int, int] | None = (1100, 760)) -> MainWindow:
+    window = MainWindow(controller, settings)
+    qtbot.addWidget(window)
+    if size is not None:
+        window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    if data is not None:
+        with qtbot.waitSignal(controller.scan_finished, timeout=TIMEOUT):
+            window.open_data_dir(data)
+    return window
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    build_data(root)
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> AppSettings:
+    return AppSettings.from_file(tmp_path / "settings.ini")
+
+
+@pytest.fixture
+def controller(qtbot, tmp_path: Path) -> Iterator[GalleryController]:
+    controller = GalleryController(tmp_path / "cache")
+    yield controller
+    controller.shutdown()
+
+
+@pytest.fixture
+def window(qtbot, controller: GalleryController, settings: AppSettings,
+           data: Path) -> MainWindow:
+    return open_window(qtbot, controller, settings, data)
+
+
+def test_launch_shows_every_image_with_thumbnails(qtbot, window: MainWindow,
+                                                  controller: GalleryController,
+                                                  data: Path) -> None:
+    expected = build_data(data.parent / "same")  # the same ids, built again elsewhere
+    assert window.findChild(QListView, "galleryView") is window.view
+    assert proxy_ids(window) == expected
+    assert window.counts_label.text() == "9 images · 0 favorites"
+    # The view reports what is on screen; those thumbnails get decoded, off the GUI thread.
+    proxy = window.view.model()
+    qtbot.waitUntil(lambda: all(proxy.index(r, 0).data(Qt.ItemDataRole.DecorationRole)
+                                is not None for r in range(9)), timeout=TIMEOUT)
+    qtbot.waitUntil(controller.is_idle, timeout=TIMEOUT)
+    assert window.stack.currentWidget() is window.view
+    assert data.name in window.windowTitle()
+
+
+def test_clicking_the_heart_writes_the_favorites_file(qtbot, window: MainWindow,
+                                                      data: Path) -> None:
+    index = window.view.model().index(1, 0)
+    image_id = index.data(ImageRole.IMAGE_ID)
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=heart_rect(window.view.visualRect(index)).center())
+    assert index.data(ImageRole.IS_FAVORITE) is True  # at once, before the write
+    qtbot.waitUntil(lambda: favorites_on_disk(data).get("favorites") == {image_id: True},
+                    timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.counts_label.text() == "9 images · 1 favorite")
+
+
+def test_h_and_space_toggle_the_current_image(qtbot, window: MainWindow, data: Path) -> None:
+    view = window.view
+    index = view.model().index(3, 0)
+    image_id = index.data(ImageRole.IMAGE_ID)
+    view.setFocus()
+    view.setCurrentIndex(index)
+    qtbot.keyClick(view, Qt.Key.Key_H)
+    assert index.data(ImageRole.IS_FAVORITE) is True
+    qtbot.waitUntil(lambda: image_id in favorites_on_disk(data).get("favorites", {}),
+                    timeout=TIMEOUT)
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert index.data(ImageRole.IS_FAVORITE) is False
+    qtbot.waitUntil(lambda: image_id not in favorites_on_disk(data).get("favorites", {}),
+                    timeout=TIMEOUT)
+
+
+def test_ctrl_z_undoes_the_last_heart(qtbot, window: MainWindow, data: Path) -> None:
+    view = window.view
+    index = view.model().index(0, 0)
+    image_id = index.data(ImageRole.IMAGE_ID)
+    view.setFocus()
+    view.setCurrentIndex(index)
+    qtbot.keyClick(view, Qt.Key.Key_H)
+    qtbot.waitUntil(lambda: image_id in favorites_on_disk(data).get("favorites", {}),
+                    timeout=TIMEOUT)
+    qtbot.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert index.data(ImageRole.IS_FAVORITE) is False
+    qtbot.waitUntil(lambda: image_id not in favorites_on_disk(data).get("favorites", {}),
+                    timeout=TIMEOUT)
+
+
+def test_favorites_only_shows_exactly_the_favorites(qtbot, window: MainWindow,
+                                                    data: Path) -> None:
+    proxy = window.view.model()
+    chosen = [proxy.index(r, 0).data(ImageRole.IMAGE_ID) for r in (0, 4, 8)]
+    for image_id in chosen:
+        row = proxy_ids(window).index(image_id)
+        proxy.setData(proxy.index(row, 0), True, ImageRole.IS_FAVORITE)
+    action = window.findChild(QAction, "favoritesOnlyAction")
+    assert action is not None and action.isCheckable()
+    action.trigger()
+    assert proxy_ids(window) == chosen
+    # Un-hearting in this view removes the item at once.
+    proxy.setData(proxy.index(1, 0), False, ImageRole.IS_FAVORITE)
+    assert proxy_ids(window) == [chosen[0], chosen[2]]
+    qtbot.waitUntil(lambda: set(favorites_on_disk(data).get("favorites", {}))
+                    == {chosen[0], chosen[2]}, timeout=TIMEOUT)
+    action.trigger()
+    assert len(proxy_ids(window)) == 9
+
+
+def test_no_favorites_yet_shows_a_helpful_empty_state(qtbot, window: MainWindow) -> None:
+    window.actions_by_id["favoritesOnlyAction"].trigger()
+    empty = window.findChild(EmptyState, "emptyState")
+    assert empty is not None and window.stack.currentWidget() is empty
+    assert empty.title() == "No favorites yet"
+    qtbot.mouseClick(empty.button(), Qt.MouseButton.LeftButton)
+    assert not window.actions_by_id["favoritesOnlyAction"].isChecked()
+    assert window.stack.currentWidget() is window.view
+
+
+def test_search_filters_as_you_type(qtbot, window: MainWindow) -> None:
+    field = window.findChild(QLineEdit, "searchField")
+    assert field is not None and field.isClearButtonEnabled()
+    qtbot.keyClicks(field, "DESK")
+    qtbot.waitUntil(lambda: len(proxy_ids(window)) == 2)
+    assert all(RUNS[1] in image_id for image_id in proxy_ids(window))
+    qtbot.keyClicks(field, " second")
+    qtbot.waitUntil(lambda: proxy_ids(window) == [f"img_{RUNS[1]}_slide-2"])
+    qtbot.keyClick(field, Qt.Key.Key_Escape)
+    assert field.text() == "" and len(proxy_ids(window)) == 9
+
+
+def test_sort_combo_orders_the_grid(qtbot, window: MainWindow) -> None:
+    combo = window.findChild(QComboBox, "sortCombo")
+    assert combo is not None
+    newest = proxy_ids(window)
+    combo.setCurrentIndex(combo.findData(SortMode.OLDEST.value))
+    oldest = proxy_ids(window)
+    assert [i.split("_")[1] for i in oldest] == [i.split("_")[1] for i in reversed(newest)]
+    assert oldest[:4] == [f"img_{RUNS[2]}_slide-{i}" for i in range(1, 5)]  # posts in order
+    combo.setCurrentIndex(combo.findData(SortMode.NEWEST.value))
+    assert proxy_ids(window) == newest
+
+
+def test_double_click_opens_the_viewer_and_arrows_move(qtbot, window: MainWindow,
+                                                       data: Path) -> None:
+    view = window.view
+    index = view.model().index(2, 0)
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton,
+                      pos=image_rect(view.visualRect(index)).center())
+    viewer = window.findChild(ImageViewer, "imageViewer")
+    assert viewer is not None and viewer.isVisible()
+    assert viewer.current_image_id() == index.data(ImageRole.IMAGE_ID)
+    qtbot.waitUntil(viewer.canvas().has_image, timeout=TIMEOUT)
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    assert viewer.current_image_id() == proxy_ids(window)[3]
+    assert view.currentIndex().row() == 3  # the grid follows the viewer
+    qtbot.keyClick(viewer, Qt.Key.Key_H)  # the viewer's heart reaches the grid and the file
+    assert view.model().index(3, 0).data(ImageRole.IS_FAVORITE) is True
+    qtbot.waitUntil(lambda: proxy_ids(window)[3] in favorites_on_disk(data).get("favorites", {}),
+                    timeout=TIMEOUT)
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    assert viewer.current_image_id() == proxy_ids(window)[1]
+    view.setFocus()
+    view.setCurrentIndex(view.model().index(5, 0))
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert viewer.current_image_id() == proxy_ids(window)[5]
+
+
+def test_failing_write_rolls_back_and_says_so(qtbot, window: MainWindow, data: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    index = window.view.model().index(0, 0)
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=heart_rect(window.view.visualRect(index)).center())
+    qtbot.waitUntil(lambda: bool(favorites_on_disk(data).get("favorites")), timeout=TIMEOUT)
+    before = (data / FAVORITES).read_bytes()
+    real_replace = os.replace
+
+    def failing_replace(src: object, dst: object, *args: object, **kwargs: object) -> None:
+        if str(dst).endswith(FAVORITES):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    target = window.view.model().index(4, 0)
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=heart_rect(window.view.visualRect(target)).center())
+    banner = window.findChild(MessageBanner, "writeErrorMessage")
+    assert banner is not None
+    qtbot.waitUntil(banner.isVisible, timeout=TIMEOUT)
+    assert FAVORITES in banner.text() and "No space left" in banner.text()
+    qtbot.waitUntil(lambda: target.data(ImageRole.IS_FAVORITE) is False, timeout=TIMEOUT)
+    assert (data / FAVORITES).read_bytes() == before
+    assert index.data(ImageRole.IS_FAVORITE) is True  # the earlier heart is untouched
+
+
+def test_problems_button_lists_what_was_skipped(qtbot, controller: GalleryController,
+                                                settings: AppSettings, data: Path) -> None:
+    make_run(data, "2025-11-01T00-00-00-000Z", raw=b"{ not json")
+    window = open_window(qtbot, controller, settings, data)
+    button = window.findChild(QToolButton, "problemsButton")
+    assert button is not None
+    qtbot.waitUntil(button.isVisible, timeout=TIMEOUT)
+    assert button.text() == "1 problem"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = window.problems_dialog()
+    assert dialog is not None and dialog.isVisible()
+    (problem,) = dialog.problems()
+    assert "2025-11-01T00-00-00-000Z" in problem.path and problem.reason
+    assert problem.reason in dialog.as_text()
+
+
+def test_copy_prompt_path_and_image(qtbot, window: MainWindow, data: Path) -> None:
+    view = window.view
+    index = view.model().index(1, 0)
+    record = index.data(ImageRole.RECORD)
+    view.setCurrentIndex(index)
+    clipboard = QGuiApplication.clipboard()
+    window.actions_by_id["copyPromptAction"].trigger()
+    assert clipboard.text() == record.prompt
+    window.actions_by_id["copyPathAction"].trigger()
+    assert clipboard.text() == str(record.image_path)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: clipboard.mimeData().hasImage(), timeout=TIMEOUT)
+    assert clipboard.mimeData().urls()[0].toLocalFile() == str(record.image_path)
+    # A copied image counts as a use, in the model and in the shared file.
+    qtbot.waitUntil(lambda: index.data(ImageRole.USAGE_COUNT) == 1, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: favorites_on_disk(data).get("usageCounts") == {record.id: 1},
+                    timeout=TIMEOUT)
+
+
+def test_visible_rows_reach_the_controller(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.view.visible_rows_changed) as blocker:
+        window.view.schedule_visible_rows()
+    rows = blocker.args[0]
+    assert rows[0] == 0 and rows == list(range(rows[0], rows[-1] + 1))
+    assert set(range(9)) == set(rows)  # nine cells all fit in this window
+
+
+def test_without_a_data_folder_it_offers_to_open_one(qtbot, controller: GalleryController,
+                                                     settings: AppSettings) -> None:
+    window = open_window(qtbot, controller, settings, None)
+    empty = window.findChild(EmptyState, "emptyState")
+    assert empty is not None and window.stack.currentWidget() is empty
+    assert empty.button().isVisible() and empty.button().text() == "Open Data Folder…"
+    assert window.actions_by_id["openDataDirAction"].objectName() == "openDataDirAction"
+
+
+def test_settings_persist_across_windows(qtbot, controller: GalleryController,
+                                         settings: AppSettings, data: Path,
+                                         tmp_path: Path) -> None:
+    first = open_window(qtbot, controller, settings, data)
+    first.findChild(QSlider, "thumbSizeSlider").setValue(256)
+    combo = first.findChild(QComboBox, "sortCombo")
+    combo.setCurrentIndex(combo.findData(SortMode.MOST_USED.value))
+    first.actions_by_id["favoritesOnlyAction"].setChecked(True)
+    first.resize(720, 540)  # within the offscreen screen, which restoreGeometry clamps to
+    first.close()
+
+    reread = AppSettings.from_file(tmp_path / "settings.ini")
+    assert reread.last_data_dir == data
+    second_controller = GalleryController(tmp_path / "cache2")
+    try:
+        second = open_window(qtbot, second_controller, reread, None, size=None)
+        assert second.findChild(QSlider, "thumbSizeSlider").value() == 256
+        assert second.view.thumbnail_size() == 256
+        assert second.findChild(QComboBox, "sortCombo").currentData() == "most-used"
+        assert second_controller.proxy.sort_mode() is SortMode.MOST_USED
+        assert second.actions_by_id["favoritesOnlyAction"].isChecked()
+        assert second_controller.proxy.favorites_only()
+        assert (second.width(), second.height()) == (720, 540)
+    finally:
+        second_controller.shutdown()
+
+
+def test_the_context_menu_offers_the_item_actions(window: MainWindow) -> None:
+    names = [a.objectName() if a is not None else None for a in window.view.menu_actions()]
+    assert names == ["toggleFavoriteAction", "openImageAction", None, "copyImageAction",
+                     "copyPromptAction", "copyPathAction", None, "showInFileManagerAction"]
+    assert window.actions_by_id["refreshAction"].shortcut().toString() == "F5"
+    index: QModelIndex = window.view.model().index(0, 0)
+    window.view.setCurrentIndex(index)
+    assert window.actions_by_id["copyImageAction"].isEnabled()
