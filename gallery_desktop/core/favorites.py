@@ -2,83 +2,41 @@
 
 from __future__ import annotations
 
-import errno
-import itertools
 import logging
-import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from gallery_desktop.core import fsutil
 from gallery_desktop.core.errors import FavoritesWriteError
+from gallery_desktop.core.favorites_disk import (
+    Signature,
+    Snapshot,
+    lock_path_for,
+    look,
+    set_aside,
+)
 from gallery_desktop.core.favorites_format import (
     FAVORITES_KEY,
     USAGE_KEY,
-    ContentError,
     FavoritesData,
     body_with,
     favorites_body,
-    parse,
     render,
     usage_body,
 )
+
+__all__ = ["LOCK_TIMEOUT_S", "PARSE_RETRY_S", "FavoritesStore", "lock_path_for"]
 
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 5.0
 PARSE_RETRY_S = 1.0
-_RETRY_SLEEP_S = 0.02
-# File systems stamp mtimes coarsely (a kernel tick; FAT and some network mounts: up to
-# 2 s). A signature younger than this may hide a same-size rewrite, so compare content.
-_RACY_NS = 2_000_000_000
-
-
-def lock_path_for(path: Path) -> Path:
-    """The sidecar lock file that guards ``path`` among gallery-desktop processes.
-
-    Deliberately not ``<name>.lock``: that is the lock folder Node's proper-lockfile uses.
-    """
-    return path.with_name(f".{path.name}.desktop.lock")
-
-
-@dataclass(frozen=True, slots=True)
-class _Signature:
-    """What identifies one version of the file without reading it."""
-
-    mtime_ns: int
-    size: int
-    inode: int
-    checked_ns: int  # wall clock just before the stat; decides whether mtime can be trusted
-
-    @classmethod
-    def of(cls, st: os.stat_result, checked_ns: int) -> _Signature:
-        return cls(st.st_mtime_ns, st.st_size, st.st_ino, checked_ns)
-
-    def same_file(self, other: _Signature) -> bool:
-        return (self.mtime_ns, self.size, self.inode) == (other.mtime_ns, other.size, other.inode)
-
-    @property
-    def racy(self) -> bool:
-        return self.checked_ns - self.mtime_ns < _RACY_NS
-
-
-@dataclass(slots=True)
-class _Disk:
-    """What a look at the file found. ``doc`` None with ``bad`` None: missing or blank."""
-
-    sig: _Signature | None
-    data: bytes | None
-    doc: FavoritesData | None
-    bad: str | None = None
-    unchanged: bool = False
 
 
 class FavoritesStore:
@@ -114,7 +72,7 @@ class FavoritesStore:
         self._state_lock = threading.Lock()  # guards memory; never held across I/O
         self._doc = FavoritesData()
         self._frozen: frozenset[str] | None = None
-        self._sig: _Signature | None = None
+        self._sig: Signature | None = None
         self._data: bytes | None = None  # the bytes behind _sig, for racy comparisons
         self._problem: str | None = None
         self._bad_on_disk = False
@@ -179,7 +137,7 @@ class FavoritesStore:
 
     def _refresh(self) -> bool:
         try:
-            disk = self._look()
+            disk = look(self._path, self._sig, self._data, self._parse_retry_s)
         except OSError as err:
             self._set_problem(self._describe(err))
             return self._take_external_change()
@@ -200,42 +158,6 @@ class FavoritesStore:
         log.warning("%s", problem)
         with self._state_lock:
             self._problem = problem
-
-    def _look(self) -> _Disk:
-        """Read the file unless its signature shows it is the version we know.
-
-        Raises:
-            OSError: the path is a folder or cannot be read.
-        """
-        deadline = time.monotonic() + self._parse_retry_s
-        while True:
-            checked_ns = time.time_ns()
-            try:
-                with open(self._path, "rb") as f:
-                    st = os.fstat(f.fileno())
-                    if stat.S_ISDIR(st.st_mode):
-                        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file",
-                                                str(self._path))
-                    sig = _Signature.of(st, checked_ns)
-                    known = self._sig
-                    if known is not None and known.same_file(sig) and not known.racy:
-                        return _Disk(known, self._data, None, unchanged=True)
-                    data = f.read()
-            except FileNotFoundError:
-                return _Disk(None, None, None)  # adopting "empty" is cheap, so never "unchanged"
-            if known is not None and known.same_file(sig) and data == self._data:
-                return _Disk(sig, data, None, unchanged=True)
-            try:
-                doc = parse(data, self._path.name)
-            except ContentError as err:
-                if err.transient and time.monotonic() < deadline:
-                    time.sleep(_RETRY_SLEEP_S)  # maybe caught an in-place write half-way
-                    continue
-                return _Disk(sig, data, None, bad=str(err))
-            if doc is None and time.monotonic() < deadline:
-                time.sleep(_RETRY_SLEEP_S)  # in-place writers truncate first: maybe blank for now
-                continue
-            return _Disk(sig, data, doc)
 
     def _describe(self, err: OSError) -> str:
         reason = err.strerror or str(err)
@@ -316,7 +238,7 @@ class FavoritesStore:
     def _commit(self, section: str, image_id: str, decide: Callable[[FavoritesData], int]
                 ) -> int:
         """Apply one change on top of the file as it is now; the file lock is held."""
-        disk = self._look()
+        disk = look(self._path, self._sig, self._data, self._parse_retry_s)
         if disk.unchanged or disk.bad is not None:
             doc, merged = self._doc, None
         else:
@@ -336,7 +258,7 @@ class FavoritesStore:
                 self._adopt(merged)
             return new
         data = render(view)
-        aside = self._set_aside(disk.data or self._data or b"") if bad else None
+        aside = set_aside(self._path, disk.data or self._data or b"") if bad else None
         try:
             written = fsutil.write_atomic(self._path, data)
         except BaseException:
@@ -346,7 +268,7 @@ class FavoritesStore:
             raise
         if aside is not None:
             log.warning("moved the unreadable favorites file %s aside to %s", self._path, aside)
-        self._sig = _Signature.of(written, time.time_ns())
+        self._sig = Signature.of(written, time.time_ns())
         self._data = data
         self._bad_on_disk = False
         with self._state_lock:
@@ -367,8 +289,8 @@ class FavoritesStore:
             self._doc, self._problem = doc, None
         return new
 
-    def _adopt(self, disk: _Disk) -> bool:
-        """Make what ``_look`` read the memory; True when favorites or counts changed."""
+    def _adopt(self, disk: Snapshot) -> bool:
+        """Make what ``look`` read the memory; True when favorites or counts changed."""
         self._sig, self._data, self._bad_on_disk = disk.sig, disk.data, False
         new = disk.doc or FavoritesData()
         with self._state_lock:
@@ -376,31 +298,3 @@ class FavoritesStore:
             changed = new.favorites != old.favorites or new.usage != old.usage
             self._doc, self._frozen, self._problem = new, None, None
         return changed
-
-    def _set_aside(self, data: bytes) -> Path:
-        """Keep the unreadable file under a unique ``<stem>.corrupt-<UTC time>`` name.
-
-        A hard link keeps the file itself in place until the new one replaces it, so a
-        failed write leaves everything as it was; where links are unsupported, copy.
-        """
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
-        for n in itertools.count(1):
-            suffix = "" if n == 1 else f"-{n}"
-            aside = self._path.with_name(
-                f"{self._path.stem}.corrupt-{stamp}{suffix}{self._path.suffix}")
-            try:
-                os.link(self._path, aside)
-                return aside
-            except FileExistsError:
-                continue
-            except OSError:
-                pass
-            try:
-                with open(aside, "xb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                return aside
-            except FileExistsError:
-                continue
-        raise AssertionError("unreachable")

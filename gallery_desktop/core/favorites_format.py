@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 FAVORITES_KEY = "favorites"
 USAGE_KEY = "usageCounts"
 
-# Each entry of a rendered section is "\n    <key>: <value>,". A raw newline never occurs
-# inside encoded JSON text, so "\n    <key>: " finds exactly one entry.
+# A rendered section is its entries "\n    <key>: <value>" joined by commas, in UTF-8. A raw
+# newline byte never occurs inside encoded JSON text, so "\n    <key>: " finds exactly one.
 _ENTRY_PREFIX = "\n    "
 _EXAMPLES = 3
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -44,8 +44,8 @@ class FavoritesData:
     favorites: dict[str, bool] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     top: dict[str, Any] = field(default_factory=lambda: {FAVORITES_KEY: None, USAGE_KEY: None})
-    fav_body: str | None = None
-    usage_body: str | None = None
+    fav_body: bytes | None = None
+    usage_body: bytes | None = None
 
 
 def parse(data: bytes, source: str) -> FavoritesData | None:
@@ -151,22 +151,32 @@ def _plain(keys: str) -> bool:
     return len(encode_basestring(keys)) == len(keys) + 2
 
 
-def favorites_body(favorites: dict[str, bool]) -> str:
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (read from a "\ud800" escape) has no UTF-8 form. It can only
+        # sit inside a JSON string, so escape it there, as json.dumps's ASCII mode does.
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
+
+
+def favorites_body(favorites: dict[str, bool]) -> bytes:
     """Render the entries of the ``favorites`` object (see ``FavoritesData``)."""
     if not favorites:
-        return ""
+        return b""
     if _plain("".join(favorites)):
         # Fast path: the join runs in C; per-key encoding costs ~15x more at 100k ids.
-        return _ENTRY_PREFIX + '"' + '": true,\n    "'.join(favorites) + '": true,'
-    return "".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: true," for k in favorites])
+        return _utf8(_ENTRY_PREFIX + '"' + '": true,\n    "'.join(favorites) + '": true')
+    return _utf8(",".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: true" for k in favorites]))
 
 
-def usage_body(usage: dict[str, int]) -> str:
+def usage_body(usage: dict[str, int]) -> bytes:
     """Render the entries of the ``usageCounts`` object (see ``FavoritesData``)."""
-    return "".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: {v}," for k, v in usage.items()])
+    return _utf8(",".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: {v}"
+                           for k, v in usage.items()]))
 
 
-def body_with(body: str, key: str, value: str | None) -> str:
+def body_with(body: bytes, key: str, value: str | None) -> bytes:
     """Return ``body`` with ``key`` set to the JSON ``value`` (appended when new) or removed.
 
     Args:
@@ -177,15 +187,22 @@ def body_with(body: str, key: str, value: str | None) -> str:
     Returns:
         The new body; the entry keeps its place when it already existed.
     """
-    needle = f"{_ENTRY_PREFIX}{encode_basestring(key)}: "
+    needle = _utf8(f"{_ENTRY_PREFIX}{encode_basestring(key)}: ")
     start = body.find(needle)
+    # Each splice below copies the body once: joining memoryview slices copies nothing else.
+    view = memoryview(body)
     if start < 0:
-        return body if value is None else f"{body}{needle}{value},"
-    # Values here are `true` or digits, so the entry ends at the next comma.
-    end = body.index(",", start + len(needle)) + 1
-    if value is None:
-        return body[:start] + body[end:]
-    return f"{body[:start]}{needle}{value},{body[end:]}"
+        if value is None:
+            return body
+        return b"".join((view, b"," if body else b"", needle, value.encode()))
+    # Values here are `true` or digits, so the entry ends at the next comma (or the end).
+    end = body.find(b",", start + len(needle))
+    end = len(body) if end < 0 else end
+    if value is not None:
+        return b"".join((view[:start], needle, value.encode(), view[end:]))
+    if end < len(body):
+        return b"".join((view[:start], view[end + 1:]))  # the entry and the comma after it
+    return bytes(view[:max(start - 1, 0)])  # the last entry and the comma before it
 
 
 def render(doc: FavoritesData) -> bytes:
@@ -203,24 +220,19 @@ def render(doc: FavoritesData) -> bytes:
         doc.fav_body = favorites_body(doc.favorites)
     if doc.usage_body is None:
         doc.usage_body = usage_body(doc.usage)
-    parts = []
+    parts: list[bytes] = [b"{"]
     for key, value in doc.top.items():
-        if key == FAVORITES_KEY:
-            text = _wrap(doc.fav_body)
-        elif key == USAGE_KEY:
-            text = _wrap(doc.usage_body)
-        else:
+        if len(parts) > 1:
+            parts.append(b",")
+        parts.append(_utf8(f"\n  {encode_basestring(key)}: "))
+        body = {FAVORITES_KEY: doc.fav_body, USAGE_KEY: doc.usage_body}.get(key)
+        if body is None:
             # Nested values are indented one level deeper than json.dumps puts them.
             text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-        parts.append(f"{encode_basestring(key)}: {text}")
-    text = "{\n  " + ",\n  ".join(parts) + "\n}"
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate (read from a "\ud800" escape) has no UTF-8 form. It can only
-        # sit inside a JSON string, so escape it there, as json.dumps's ASCII mode does.
-        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
-
-
-def _wrap(body: str) -> str:
-    return "{" + body[:-1] + "\n  }" if body else "{}"
+            parts.append(_utf8(text))
+        elif body:
+            parts += (b"{", body, b"\n  }")
+        else:
+            parts.append(b"{}")
+    parts.append(b"\n}")
+    return b"".join(parts)  # the only full copy: 100k entries are megabytes

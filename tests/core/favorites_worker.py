@@ -1,18 +1,23 @@
 """A separate process that uses FavoritesStore, driven by the multi-process favorites tests.
 
 Run as ``python favorites_worker.py MODE PATH [ARG]``; every line it prints is flushed at
-once, so the parent can read acknowledgements up to the moment it kills the process.
+once, so the parent can read it while the process still runs.
 
 Modes:
     mixed PATH TAG: after "go" on stdin, perform ``plan(TAG)`` and print "done".
-    ack PATH START: forever, favorite ``img_k<i>`` then count a use of ``img_counter``,
-        printing "fav <id>" / "inc <n>" after each write has returned.
     writes PATH COUNT: COUNT alternating toggles and increments, then "done".
     hold PATH: start a write and stop inside it, holding the cross-process lock.
+    forks PATH ACKS: a fork server, so that many short-lived writers start in
+        milliseconds. On "spawn START" it forks a child that, until killed, favorites
+        ``img_k<i>`` and counts a use of ``img_counter``, appending "fav <id>" /
+        "inc <n>" to the file ACKS after each write has returned; it prints the
+        child's pid. On "reap PID" it waits for that child and prints its wait status.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
 import threading
 from pathlib import Path
@@ -48,43 +53,82 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
-def main(argv: list[str]) -> int:
-    mode, path = argv[0], Path(argv[1])
+def _store(path: Path) -> FavoritesStore:
     store = FavoritesStore(path, lock_timeout=30.0)
     store.load()
-    if mode == "mixed":
-        _say("ready")
-        sys.stdin.readline()
-        for op, image_id in plan(argv[2]):
-            if op == "toggle":
-                store.toggle_favorite(image_id)
-            else:
-                store.increment_usage(image_id)
-        _say("done")
-    elif mode == "ack":
-        _say("ready")
-        i = int(argv[2])
-        while True:
-            image_id = f"img_k{i}"
-            store.set_favorite(image_id, True)
-            _say(f"fav {image_id}")
-            _say(f"inc {store.increment_usage(COUNTER_ID)}")
-            i += 1
-    elif mode == "writes":
-        for k in range(int(argv[2])):
-            if k % 2:
-                store.increment_usage(COUNTER_ID)
-            else:
-                store.toggle_favorite(f"img_{k % 10}")
-        _say("done")
-    elif mode == "hold":
-        def stuck(target: Path, data: bytes) -> object:
-            _say("holding")
-            threading.Event().wait()  # until killed
-            raise AssertionError("unreachable")
+    return store
 
-        fsutil.write_atomic = stuck  # type: ignore[assignment]
-        store.set_favorite("img_held", True)
+
+def mixed(path: Path, tag: str) -> None:
+    store = _store(path)
+    _say("ready")
+    sys.stdin.readline()
+    for op, image_id in plan(tag):
+        if op == "toggle":
+            store.toggle_favorite(image_id)
+        else:
+            store.increment_usage(image_id)
+    _say("done")
+
+
+def writes(path: Path, count: int) -> None:
+    store = _store(path)
+    for k in range(count):
+        if k % 2:
+            store.increment_usage(COUNTER_ID)
+        else:
+            store.toggle_favorite(f"img_{k % 10}")
+    _say("done")
+
+
+def hold(path: Path) -> None:
+    def stuck(target: Path, data: bytes) -> object:
+        _say("holding")
+        threading.Event().wait()  # until killed
+        raise AssertionError("unreachable")
+
+    store = _store(path)
+    fsutil.write_atomic = stuck  # type: ignore[assignment]
+    store.set_favorite("img_held", True)
+
+
+def forks(path: Path, acks: Path) -> None:
+    _say("ready")
+    for command in iter(sys.stdin.readline, ""):
+        verb, arg = command.split()
+        if verb == "reap":
+            _say(str(os.waitpid(int(arg), 0)[1]))
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _acknowledged_writes(path, acks, int(arg))
+            finally:
+                os._exit(1)  # never return into the server's loop
+        _say(str(pid))
+
+
+def _acknowledged_writes(path: Path, acks: Path, start: int) -> None:
+    store = _store(path)
+    # Unbuffered appends: once os.write returns, the line survives the process's death.
+    fd = os.open(acks, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    for i in itertools.count(start):
+        image_id = f"img_k{i}"
+        store.set_favorite(image_id, True)
+        os.write(fd, f"fav {image_id}\n".encode())
+        os.write(fd, f"inc {store.increment_usage(COUNTER_ID)}\n".encode())
+
+
+def main(argv: list[str]) -> int:
+    mode, path = argv[0], Path(argv[1])
+    if mode == "mixed":
+        mixed(path, argv[2])
+    elif mode == "writes":
+        writes(path, int(argv[2]))
+    elif mode == "hold":
+        hold(path)
+    elif mode == "forks":
+        forks(path, Path(argv[2]))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     return 0

@@ -1,0 +1,158 @@
+"""The favorites file on disk: cheap change checks, riding out in-place writes, setting aside."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gallery_desktop.core.favorites_format import ContentError, FavoritesData, parse
+
+# File systems stamp mtimes coarsely (a kernel tick; FAT and some network mounts: up to
+# 2 s). A signature younger than this may hide a same-size rewrite, so compare content.
+RACY_NS = 2_000_000_000
+RETRY_SLEEP_S = 0.02
+
+
+def lock_path_for(path: Path) -> Path:
+    """The sidecar lock file that guards ``path`` among gallery-desktop processes.
+
+    Deliberately not ``<name>.lock``: that is the lock folder Node's proper-lockfile uses.
+
+    Args:
+        path: The favorites file.
+
+    Returns:
+        ``.<name>.desktop.lock`` in the same folder.
+    """
+    return path.with_name(f".{path.name}.desktop.lock")
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What identifies one version of the file without reading it."""
+
+    mtime_ns: int
+    size: int
+    inode: int
+    checked_ns: int  # wall clock just before the stat: decides whether mtime can be trusted
+
+    @classmethod
+    def of(cls, st: os.stat_result, checked_ns: int) -> Signature:
+        """The signature of ``st``, observed at ``checked_ns``."""
+        return cls(st.st_mtime_ns, st.st_size, st.st_ino, checked_ns)
+
+    def same_file(self, other: Signature) -> bool:
+        """Whether both describe the same inode with the same size and mtime."""
+        return (self.mtime_ns, self.size, self.inode) == (other.mtime_ns, other.size, other.inode)
+
+    @property
+    def racy(self) -> bool:
+        """Whether a rewrite could still get this very mtime (git's "racily clean")."""
+        return self.checked_ns - self.mtime_ns < RACY_NS
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a look at the file found.
+
+    ``unchanged``: the version we knew. Otherwise ``bad`` says why the bytes are unusable,
+    or ``doc`` is the content (None when the file is missing or blank).
+    """
+
+    sig: Signature | None
+    data: bytes | None
+    doc: FavoritesData | None = None
+    bad: str | None = None
+    unchanged: bool = False
+
+
+def look(path: Path, known: Signature | None, known_data: bytes | None,
+         retry_s: float) -> Snapshot:
+    """Read and parse ``path`` unless it is still the version ``known`` describes.
+
+    A read that does not parse, or finds the file blank, is retried for ``retry_s``:
+    the web server rewrites the file in place (truncate, then write), so a reader may
+    catch it empty or half-written.
+
+    Args:
+        path: The favorites file.
+        known: The signature of the version in memory, if any.
+        known_data: That version's bytes, to tell a same-signature rewrite apart.
+        retry_s: How long to keep retrying unusable content.
+
+    Returns:
+        What was found.
+
+    Raises:
+        OSError: the path is a folder or cannot be read.
+    """
+    deadline = time.monotonic() + retry_s
+    while True:
+        checked_ns = time.time_ns()
+        try:
+            with open(path, "rb") as f:
+                sig = Signature.of(os.fstat(f.fileno()), checked_ns)
+                if known is not None and known.same_file(sig) and not known.racy:
+                    return Snapshot(known, known_data, unchanged=True)
+                data = f.read()
+        except FileNotFoundError:
+            return Snapshot(None, None)
+        except IsADirectoryError as err:
+            raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path)
+                                    ) from err
+        if known is not None and known.same_file(sig) and data == known_data:
+            return Snapshot(sig, data, unchanged=True)
+        try:
+            doc = parse(data, path.name)
+        except ContentError as err:
+            if err.transient and time.monotonic() < deadline:
+                time.sleep(RETRY_SLEEP_S)
+                continue
+            return Snapshot(sig, data, bad=str(err))
+        if doc is None and time.monotonic() < deadline:
+            time.sleep(RETRY_SLEEP_S)
+            continue
+        return Snapshot(sig, data, doc)
+
+
+def set_aside(path: Path, data: bytes) -> Path:
+    """Keep an unusable ``path`` under a unique ``<stem>.corrupt-<UTC time><suffix>`` name.
+
+    A hard link leaves the file itself in place until a new one replaces it, so a write
+    that then fails changes nothing; where links are unsupported, ``data`` is copied.
+
+    Args:
+        path: The unusable file.
+        data: Its bytes as last read, for the copy.
+
+    Returns:
+        The new name.
+
+    Raises:
+        OSError: neither link nor copy could be made.
+    """
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    for n in itertools.count(1):
+        aside = path.with_name(f"{path.stem}.corrupt-{stamp}{'' if n == 1 else f'-{n}'}"
+                               f"{path.suffix}")
+        try:
+            os.link(path, aside)
+            return aside
+        except FileExistsError:
+            continue
+        except OSError:
+            pass
+        try:
+            with open(aside, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            return aside
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
