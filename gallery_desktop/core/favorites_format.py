@@ -118,10 +118,11 @@ def _read_favorites(raw: object, source: str) -> dict[str, bool]:
                     source, FAVORITES_KEY, _kind(raw))
         return {}
     favorites = {k: True for k, v in raw.items() if v is True}
-    odd = [k for k, v in raw.items() if v is not True and v is not False]
-    if odd:
-        log.warning("%s: ignored %d favorites whose value is not true/false (e.g. %s)",
-                    source, len(odd), ", ".join(repr(k) for k in odd[:_EXAMPLES]))
+    if len(favorites) < len(raw):
+        odd = [k for k, v in raw.items() if v is not True and v is not False]
+        if odd:
+            log.warning("%s: ignored %d favorites whose value is not true/false (e.g. %s)",
+                        source, len(odd), ", ".join(repr(k) for k in odd[:_EXAMPLES]))
     return favorites
 
 
@@ -130,10 +131,13 @@ def _read_usage(raw: object, source: str) -> dict[str, int]:
         log.warning("%s: %r is JSON %s, not an object; read as no usage counts",
                     source, USAGE_KEY, _kind(raw))
         return {}
+    # Fast path for the usual file, in C: all plain non-negative ints (type(), not
+    # isinstance(): bool is an int subclass, and true is no count).
+    if not raw or (set(map(type, raw.values())) == {int} and min(raw.values()) >= 0):
+        return raw
     usage: dict[str, int] = {}
     dropped: list[str] = []
     for key, value in raw.items():
-        # type() rather than isinstance(): bool is an int subclass, and true is no count.
         if type(value) is int and value >= 0:
             usage[key] = value
         elif type(value) is float and math.isfinite(value) and value >= 0 and value.is_integer():
