@@ -312,7 +312,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.aboutToQuit.connect(controller.shutdown)
         if data_dir is not None:
             window.open_data_dir(data_dir)
-        window.view.setFocus()
         if args.snapshot is not None:
             status = take_snapshot(window, controller, args.snapshot)
             window.close()

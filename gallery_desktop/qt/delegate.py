@@ -42,7 +42,7 @@ CORNER_RADIUS = 6.0
 BADGE_HEIGHT = 20
 
 # A dark neutral scheme: images carry the colour, the chrome stays out of the way.
-TILE_COLOR = QColor("#24262c")
+TILE_COLOR = QColor("#202227")
 HOVER_COLOR = QColor(255, 255, 255, 14)
 ACCENT = QColor("#a855f7")
 SELECTED_FILL = QColor(168, 85, 247, 46)

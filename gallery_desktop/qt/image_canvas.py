@@ -12,12 +12,13 @@ from gallery_desktop.qt import icons
 from gallery_desktop.qt.icons import IconName
 
 CANVAS_COLOR = QColor("#101114")
+FIT_MARGIN = 16  # room around a fitted image, so it does not touch the window edges
 
 
 class ZoomMode(StrEnum):
     """How the viewer sizes the image."""
 
-    FIT = "fit"  # the whole image in the window, never enlarged beyond 100%
+    FIT = "fit"  # the whole image, as large as the window allows
     ACTUAL = "actual"  # one image pixel per screen pixel; drag to pan
 
 
@@ -73,13 +74,15 @@ class ImageCanvas(QWidget):
         return self._mode
 
     def scale(self) -> float:
-        """Displayed size over actual size (1.0 at 100%; below 1 when fitted down)."""
+        """Displayed size over actual size (1.0 at 100%; the fitting factor otherwise)."""
         if self._pixmap.isNull() or self._mode is ZoomMode.ACTUAL:
             return 1.0
         logical = self._pixmap.deviceIndependentSize()
         if logical.width() <= 0 or logical.height() <= 0:
             return 1.0
-        return min(1.0, self.width() / logical.width(), self.height() / logical.height())
+        width = max(1, self.width() - 2 * FIT_MARGIN)
+        height = max(1, self.height() - 2 * FIT_MARGIN)
+        return min(width / logical.width(), height / logical.height())
 
     def _target(self) -> QRectF:
         logical = self._pixmap.deviceIndependentSize()
@@ -105,7 +108,7 @@ class ImageCanvas(QWidget):
             self._paint_message(painter)
             return
         target = self._target()
-        if self._mode is ZoomMode.FIT and self.scale() < 1.0:
+        if self._mode is ZoomMode.FIT and self.scale() != 1.0:
             dpr = self.devicePixelRatioF()
             want = QSize(round(target.width() * dpr), round(target.height() * dpr))
             if self._fit_cache.size() != want:

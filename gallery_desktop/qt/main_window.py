@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QImage
+from PySide6.QtGui import QCloseEvent, QImage, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -216,6 +216,13 @@ class MainWindow(QMainWindow):
         if self._viewer is not None:
             s.viewer_geometry = self._viewer.saveGeometry()
         s.sync()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The grid takes the keyboard first (arrows, H, Enter), not the search field."""
+        super().showEvent(event)
+        focus = QApplication.focusWidget()
+        if not event.spontaneous() and focus in (None, self.toolbar.search_field):
+            self.view.setFocus()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save settings and close the viewer with the window."""

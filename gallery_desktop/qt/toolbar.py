@@ -69,6 +69,9 @@ class MainToolBar(QToolBar):
         self.addWidget(self.sort_combo)
         self.size_slider = self._build_slider()
         self.addWidget(self.size_slider)
+        end = QWidget(self)
+        end.setFixedWidth(6)  # the style sheet's padding does not reach past the last widget
+        self.addWidget(end)
 
     def _build_search(self) -> QLineEdit:
         field = QLineEdit(self)

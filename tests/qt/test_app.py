@@ -19,6 +19,7 @@ from gallery_desktop.app import (
     display_problem,
     resolve_data_dir,
 )
+from gallery_desktop.qt.theme import WINDOW
 from tests.factories import make_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,3 +105,36 @@ def test_data_dir_comes_from_cli_then_env_then_last_used_then_cwd(tmp_path: Path
     assert resolve_data_dir(None, {DATA_DIR_ENV: str(tmp_path / "gone")}, last, cwd) == last
     assert resolve_data_dir(None, {}, tmp_path / "gone", cwd) == cwd / "data"
     assert resolve_data_dir(None, {}, None, tmp_path / "empty") is None
+
+
+def test_application_metadata_and_icon(tmp_path: Path) -> None:
+    code = ("from gallery_desktop.app import create_application\n"
+            "app = create_application([])\n"
+            "print(app.applicationName(), app.applicationDisplayName(), app.organizationName(),"
+            " app.applicationVersion(), app.windowIcon().isNull(),"
+            " app.palette().window().color().name(), bool(app.styleSheet()), sep='|')\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
+                                         if p)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    name, display, org, version, icon_null, window, styled = result.stdout.strip().split("|")
+    assert (name, display, org, version) == ("gallery-desktop", "Gallery", "gallery-desktop",
+                                             __version__)
+    assert icon_null == "False" and window == WINDOW and styled == "True"
+
+
+def test_every_icon_renders_and_the_desktop_entry_is_complete(qapp) -> None:
+    from gallery_desktop.qt import icons
+
+    for name in icons.IconName:
+        image = icons.render_image(name, 32, None, 2.0)
+        assert image.width() == 64
+        alpha = [image.pixelColor(x, y).alpha() for y in range(64) for x in range(64)]
+        assert max(alpha) == 255 and min(alpha) == 0, name  # drawn, and not a filled square
+    entry = (icons.resource_dir() / "gallery-desktop.desktop").read_text(encoding="utf-8")
+    lines = dict(line.split("=", 1) for line in entry.splitlines() if "=" in line)
+    assert entry.startswith("[Desktop Entry]")
+    assert lines["Type"] == "Application" and lines["Exec"] == "gallery-desktop"
+    assert lines["Icon"] == "gallery-desktop" and lines["Name"] == "Gallery"
+    assert icons.icon_path(icons.IconName.APP).stem == lines["Icon"]

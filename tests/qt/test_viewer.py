@@ -115,6 +115,13 @@ def test_fit_and_actual_size_keys(qtbot, viewer: ImageViewer) -> None:
     assert viewer.zoom_mode() is ZoomMode.ACTUAL and viewer.canvas().scale() == 1.0
     qtbot.keyClick(viewer, Qt.Key.Key_F)
     assert viewer.zoom_mode() is ZoomMode.FIT and viewer.canvas().scale() < 1.0
+    # A small image is enlarged to fit; at 100% it is shown pixel for pixel.
+    viewer.open_row(3)
+    qtbot.waitUntil(viewer.canvas().has_image, timeout=10000)
+    assert viewer.image().width() == 300 and viewer.canvas().scale() > 1.0
+    qtbot.mouseClick(viewer.findChild(QToolButton, "viewerActualSizeButton"),
+                     Qt.MouseButton.LeftButton)
+    assert viewer.zoom_mode() is ZoomMode.ACTUAL and viewer.canvas().scale() == 1.0
 
 
 def test_arrows_step_through_the_proxy_order(qtbot, viewer: ImageViewer,
