@@ -48,10 +48,11 @@ class FavoritesStore:
     failure they raise ``FavoritesWriteError`` and leave memory and file as they were.
     ``load`` and ``reload_if_changed`` read the disk: call them off the GUI thread.
 
-    A file that stays unparseable is never overwritten silently: the store starts
-    empty, reports it in ``problem`` and, just before its first write, moves the file
-    aside to ``gallery-favorites.corrupt-<UTC time>.json``. A blank file holds nothing
-    to lose and is simply replaced. The parsing rules are in ``favorites_format.parse``.
+    A file that stays unparseable is never overwritten silently: the store keeps what
+    it knew (nothing, on a first load), reports it in ``problem`` and, just before its
+    next write, moves the file aside to ``gallery-favorites.corrupt-<UTC time>.json``.
+    A blank file holds nothing to lose and is simply replaced. The parsing rules are in
+    ``favorites_format.parse``.
     """
 
     def __init__(self, path: Path, *, lock_timeout: float = LOCK_TIMEOUT_S,
@@ -245,17 +246,21 @@ class FavoritesStore:
             doc, merged = disk.doc or FavoritesData(), disk
         bad = self._bad_on_disk if disk.unchanged else disk.bad is not None
         new = decide(doc)
+        # The section caches only mirror doc's dicts, so filling them changes nothing.
         if section == FAVORITES_KEY:
             old = int(image_id in doc.favorites)
-            body = doc.fav_body if doc.fav_body is not None else favorites_body(doc.favorites)
-            view = replace(doc, fav_body=body_with(body, image_id, "true" if new else None))
+            if doc.fav_body is None:
+                doc.fav_body = favorites_body(doc.favorites)
+            view = replace(doc, fav_body=body_with(doc.fav_body, image_id,
+                                                   "true" if new else None))
         else:
             old = doc.usage.get(image_id, 0)
-            body = doc.usage_body if doc.usage_body is not None else usage_body(doc.usage)
-            view = replace(doc, usage_body=body_with(body, image_id, str(new)))
+            if doc.usage_body is None:
+                doc.usage_body = usage_body(doc.usage)
+            view = replace(doc, usage_body=body_with(doc.usage_body, image_id, str(new)))
         if new == old:  # e.g. set_favorite to what it already is: nothing to write
-            if merged is not None:
-                self._adopt(merged)
+            if merged is not None and self._adopt(merged):
+                self._external_change = True
             return new
         data = render(view)
         aside = set_aside(self._path, disk.data or self._data or b"") if bad else None

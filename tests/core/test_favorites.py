@@ -436,6 +436,26 @@ def test_merged_outside_change_is_reported_by_the_next_reload(path: Path) -> Non
     assert mine.reload_if_changed() is False
 
 
+def test_write_with_nothing_to_do_still_takes_in_outside_changes(path: Path) -> None:
+    mine, theirs = store_on(path), store_on(path)
+    theirs.set_favorite("x", True)
+    theirs.increment_usage("x")
+    before = path.read_bytes()
+    assert mine.set_favorite("x", True) is True  # already so on disk: no write
+    assert path.read_bytes() == before
+    assert mine.is_favorite("x") and mine.get_usage_count("x") == 1
+    assert mine.reload_if_changed() is True
+    assert mine.reload_if_changed() is False
+
+
+def test_favorites_is_a_snapshot(path: Path) -> None:
+    store = store_on(path)
+    store.set_favorite("a", True)
+    snapshot = store.favorites()
+    store.set_favorite("b", True)
+    assert snapshot == {"a"} and store.favorites() == {"a", "b"}
+
+
 def test_in_place_rewrite_with_identical_stat_is_not_overwritten(path: Path) -> None:
     store = store_on(path)
     store.set_favorite("img_a", True)
