@@ -119,7 +119,7 @@ def markdown(result: dict[str, Any], figures: list[Figure]) -> str:
         f"{cfg['thumbs']} JPEG sources at {cfg['source_edge']}x{cfg['source_edge']} "
         f"(thumbnail edge {cfg['edge']}), {cfg['runs']:,} runs x {cfg['posts']} posts, "
         f"{cfg['images']:,} images in the grid, favorites files of {cfg['small_entries']:,} "
-        f"and {cfg['large_entries']:,} entries; {cfg['repeat']} repeats, medians reported.",
+        f"and {cfg['large_entries']:,} entries; {cfg['repeat']} repeat(s), medians reported.",
         "",
         "## Results",
         "",
@@ -150,9 +150,10 @@ def markdown(result: dict[str, Any], figures: list[Figure]) -> str:
         "of percent. What counts are the ratios to floors measured in the same run: the real",
         "and the floor measurements alternate (floor first on even repeats, real first on odd",
         "ones), each part runs in its own process, `gc.collect()` runs before every timed",
-        "section, and the figures are medians over the repeats (p99s are the median of each",
-        "repeat's p99). Absolute targets (milliseconds, megabytes) carry the machine's noise",
-        "with them; compare them with the load average above.",
+        "section, and the figures are medians over the repeats (a grid p99 is the median of",
+        "each repeat's p99; a heart-write p99 is over all writes of its file size). Absolute",
+        "targets (milliseconds, megabytes) carry the machine's noise with them; compare them",
+        "with the load average above.",
         "",
     ]
     return "\n".join(parts)
