@@ -256,12 +256,12 @@ def write_run(runs_dir: Path, number: int, run: Run) -> int:
             if slide.final == "jpg":
                 image.save(target, "JPEG", quality=85, optimize=True)
             else:
-                image.save(target, "PNG", optimize=True)
+                image.save(target, "PNG")
             written += 1
         if slide.raw:
             # The raw image is the generation before the title card is composed on it.
-            draw_image(size, run.colors, "", seed).save(run_dir / f"slide-{slide.index}-raw.png",
-                                                        "PNG", optimize=True)
+            raw = draw_image(size, run.colors, "", seed)
+            raw.save(run_dir / f"slide-{slide.index}-raw.png", "PNG")
             written += 1
     text = json.dumps(_meta(run), indent=2, ensure_ascii=False) + "\n"
     (run_dir / "meta.json").write_text(text, encoding="utf-8")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import MISSING, fields, replace
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +42,8 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEX
 
 # The instant in a run id: JavaScript's toISOString() with ":" and "." replaced by "-".
 _RUN_ID_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)(?:-(\d{1,6}))?Z?")
+# json.loads joins escaped surrogate pairs, so any surrogate left in a string is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_UTF8 = "folder name is not valid UTF-8, so its images would have no stable id"
 
 
@@ -152,16 +156,71 @@ def created_timestamp(meta: dict[str, Any], run_id: str, meta_mtime: float) -> t
     return _iso(ts), ts
 
 
+# GalleryImage's fields in the order the fast builder below fills them.
+_IMAGE_FIELDS = (
+    "id", "run_id", "slide_id", "image_url", "image_path", "prompt", "slide_text",
+    "created_at", "aspect_ratio", "composition", "model", "topic", "audience", "usage_count",
+    "is_favorite", "created_ts", "post_order", "source", "status", "mode", "image_model",
+    "style_preset", "hook", "overlay_title", "overlay_subtitle", "scheduled_date")
+_TEXT_TYPES = frozenset((str, type(None)))
+_POST_KEYS = ("finalImageUrl", "rawImageUrl", "imagePrompt", "text", "scheduledDate")
+_MOM_KEYS = ("id", "imagePrompt", "caption", "hook", "overlayTitle", "overlaySubtitle")
+_META_KEYS = ("mode", "topic", "status")
+_CONFIG_KEYS = ("aspectRatio", "model", "audience", "imageModel", "stylePreset")
+
+
+def _image_builder() -> Callable[[Sequence[Any]], GalleryImage]:
+    """A GalleryImage constructor taking every field's value in declaration order.
+
+    The frozen dataclass's ``__init__`` sets each field through a Python-level
+    ``object.__setattr__``; filling the slots directly is about twice as fast, and record
+    construction is a large part of a scan. Falls back to ``__init__`` should the record
+    stop being a plain slots class.
+    """
+    names = [f.name for f in fields(GalleryImage)]
+    slots = [GalleryImage.__dict__.get(name) for name in names]
+    member = type(RunResult.__dict__["run_id"])
+    if not all(type(s) is member for s in slots):
+        return lambda values: GalleryImage(*values)
+    set_slot = member.__set__
+    new = object.__new__
+    count = len(slots)
+
+    def build(values: Sequence[Any]) -> GalleryImage:
+        image: GalleryImage = new(GalleryImage)
+        any(map(set_slot, slots, repeat(image, count), values))
+        return image
+
+    return build
+
+
+new_image = _image_builder()
+_ALL_FIELDS = fields(GalleryImage)
+if tuple(f.name for f in _ALL_FIELDS[:len(_IMAGE_FIELDS)]) == _IMAGE_FIELDS and all(
+        f.default is not MISSING for f in _ALL_FIELDS[len(_IMAGE_FIELDS):]):
+    # Fields added after these have defaults (records.py only grows at the end).
+    _TAIL = tuple(f.default for f in _ALL_FIELDS[len(_IMAGE_FIELDS):])
+
+    def _make_image(values: tuple[Any, ...]) -> GalleryImage:
+        return new_image(values + _TAIL if _TAIL else values)
+else:  # pragma: no cover - only if records.py is reordered
+    def _make_image(values: tuple[Any, ...]) -> GalleryImage:
+        return GalleryImage(**dict(zip(_IMAGE_FIELDS, values, strict=True)))
+
+
 class _MetaReader:
     """Applies the studio's data contract to one parsed meta.json, collecting problems."""
 
-    __slots__ = ("locator", "meta_path", "problems", "run_dir", "run_id")
+    __slots__ = ("check_chars", "locator", "meta_path", "problems", "run_dir", "run_id")
 
-    def __init__(self, run_id: str, run_dir: Path, meta_path: str, locator: ImageLocator) -> None:
+    def __init__(self, run_id: str, run_dir: Path, meta_path: str, locator: ImageLocator,
+                 check_chars: bool) -> None:
         self.run_id = run_id
         self.run_dir = run_dir
         self.meta_path = meta_path
         self.locator = locator
+        # Lone surrogates ("\ud800") can only come from \u escapes: check strings when any.
+        self.check_chars = check_chars
         self.problems: list[SkippedItem] = []
 
     def problem(self, reason: str) -> None:
@@ -169,26 +228,28 @@ class _MetaReader:
         log.info("%s: %s", self.meta_path, reason)
         self.problems.append(SkippedItem(self.meta_path, reason))
 
-    def text(self, obj: dict[str, Any], key: str, where: str) -> str | None:
-        """A text field; missing or null gives None, a wrong type is noted and gives None."""
-        value = obj.get(key)
-        if value.__class__ is str:
-            if value.isascii() or _is_utf8(value):
-                return value
-            self.problem(f"{where}{key} holds broken characters: they are replaced")
-            return str(value.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
-        if value is not None:
-            self.problem(f"{where}{key} is {_json_kind(value)}, not text: ignored")
-        return None
+    def texts(self, obj: dict[str, Any], keys: tuple[str, ...], where: str) -> list[Any]:
+        """Text fields of ``obj``: a missing, null or wrongly typed one gives None."""
+        values = list(map(obj.get, keys))
+        if self.check_chars or not _TEXT_TYPES.issuperset(map(type, values)):
+            for i, value in enumerate(values):
+                if value.__class__ is str:
+                    if not _is_utf8(value):
+                        self.problem(f"{where}{keys[i]} holds broken characters: replaced")
+                        values[i] = _SURROGATE.sub("\ufffd", value)
+                elif value is not None:
+                    self.problem(f"{where}{keys[i]} is {_json_kind(value)}, not text: ignored")
+                    values[i] = None
+        return values
 
-    def obj(self, obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    def obj(self, obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
         """An object field; anything else is treated as missing (and noted unless null)."""
         value = obj.get(key)
         if value.__class__ is dict:
             return value
         if value is not None:
             self.problem(f"{where}{key} is {_json_kind(value)}, not an object: ignored")
-        return {}
+        return None
 
     def images(self, meta: dict[str, Any], mtime: float) -> list[GalleryImage]:
         """Every image the contract finds in ``meta``, in post order."""
@@ -197,29 +258,23 @@ class _MetaReader:
             if posts is not None:
                 self.problem(f"posts is {_json_kind(posts)}, not a list: no images")
             return []
+        mode, topic, status = self.texts(meta, _META_KEYS, "")
         config = self.obj(meta, "momConfig", "")
-        created_raw = meta.get("createdAt")
-        if created_raw is not None and created_raw.__class__ is not str:
-            self.problem(f"createdAt is {_json_kind(created_raw)}, not text: ignored")
-        elif created_raw and _parse_instant(created_raw) is None:
-            self.problem(f"createdAt {created_raw!r} is not a date: ignored")
-        created_at, created_ts = created_timestamp(meta, self.run_id, mtime)
-        mode = self.text(meta, "mode", "")
+        aspect, model, audience, image_model, style = (
+            self.texts(config, _CONFIG_KEYS, "momConfig.") if config else (None,) * 5)
         count = meta.get("count")
         if count is not None and count.__class__ not in (int, float):
             self.problem(f"count is {_json_kind(count)}, not a number: ignored")
             count = None
-        run_fields: dict[str, Any] = {
-            "created_at": created_at, "created_ts": created_ts,
-            "aspect_ratio": self.text(config, "aspectRatio", "momConfig.") or "1:1",
-            "composition": "slideshow" if mode == "studio" and (count or 0) > 1 else "single",
-            "model": self.text(config, "model", "momConfig."),
-            "topic": self.text(meta, "topic", ""),
-            "audience": self.text(config, "audience", "momConfig."),
-            "status": self.text(meta, "status", ""), "mode": mode,
-            "image_model": self.text(config, "imageModel", "momConfig."),
-            "style_preset": self.text(config, "stylePreset", "momConfig."),
-        }
+        created_raw = meta.get("createdAt")
+        created_at, created_ts = created_timestamp(meta, self.run_id, mtime)
+        if created_raw is not None and created_at is not created_raw:
+            self.problem(f"createdAt {created_raw!r} is not a date: ignored")
+        composition = "slideshow" if mode == "studio" and (count or 0) > 1 else "single"
+        # The fields every image of this run shares, in _IMAGE_FIELDS order.
+        shared_a = (created_at, aspect or "1:1", composition, model, topic, audience, 0, False,
+                    created_ts)
+        shared_b = (status, mode, image_model, style)
         images: list[GalleryImage] = []
         seen: set[str] = set()
         for order, post in enumerate(posts):
@@ -227,7 +282,7 @@ class _MetaReader:
                 if post is not None:
                     self.problem(f"posts[{order}] is {_json_kind(post)}, not an object: skipped")
                 continue
-            image = self.image(post, order, run_fields)
+            image = self.image(post, order, shared_a, shared_b)
             if image is None:
                 continue
             if image.id in seen:
@@ -238,38 +293,30 @@ class _MetaReader:
             images.append(image)
         return images
 
-    def image(self, post: dict[str, Any], order: int,
-              run_fields: dict[str, Any]) -> GalleryImage | None:
+    def image(self, post: dict[str, Any], order: int, shared_a: tuple[Any, ...],
+              shared_b: tuple[Any, ...]) -> GalleryImage | None:
         """The image of one post, or None when it has none (yet)."""
         where = f"posts[{order}]."
-        url = self.text(post, "finalImageUrl", where) or self.text(post, "rawImageUrl", where)
+        final_url, raw_url, prompt, text, scheduled = self.texts(post, _POST_KEYS, where)
+        url = final_url or raw_url
         if not url:
             return None  # a post whose image is not generated yet: normal, not a problem
-        mom = self.obj(post, "momPost", where)
-        mwhere = where + "momPost."
-        slide_id = self.text(mom, "id", mwhere) if mom else None
-        if slide_id and not _is_utf8(slide_id):
-            slide_id = None
+        mom = self.obj(post, "momPost", where) if "momPost" in post else None
+        if mom:
+            slide_id, mprompt, caption, hook, title, subtitle = self.texts(
+                mom, _MOM_KEYS, where + "momPost.")
+            prompt = mprompt or prompt
+            text = caption or text
+        else:
+            slide_id = hook = title = subtitle = None
         if not slide_id:
             slide_id = "slide-" + self.post_index(post, order, where)
         path, source = self.locator.resolve(url, self.run_dir)
         if source is ImageSource.OUTSIDE:
             self.problem(f"{where}image URL {url!r} points outside the data folder: not read")
-        prompt = caption = hook = title = subtitle = None
-        if mom:
-            prompt = self.text(mom, "imagePrompt", mwhere)
-            caption = self.text(mom, "caption", mwhere)
-            hook = self.text(mom, "hook", mwhere)
-            title = self.text(mom, "overlayTitle", mwhere)
-            subtitle = self.text(mom, "overlaySubtitle", mwhere)
-        return GalleryImage(
-            id=f"img_{self.run_id}_{slide_id}", run_id=self.run_id, slide_id=slide_id,
-            image_url=url, image_path=path,
-            prompt=prompt or self.text(post, "imagePrompt", where) or "",
-            slide_text=caption or self.text(post, "text", where) or "",
-            post_order=order, source=source, hook=hook, overlay_title=title,
-            overlay_subtitle=subtitle, scheduled_date=self.text(post, "scheduledDate", where),
-            **run_fields)
+        return _make_image(
+            (f"img_{self.run_id}_{slide_id}", self.run_id, slide_id, url, path, prompt or "",
+             text or "", *shared_a, order, source, *shared_b, hook, title, subtitle, scheduled))
 
     def post_index(self, post: dict[str, Any], order: int, where: str) -> str:
         """``post.index`` as JavaScript prints it in a template string."""
@@ -314,22 +361,25 @@ class _RunReader:
             return self.skipped(run_id, run_dir, reason), -1, -1
         except _Skip as err:
             return self.skipped(run_id, run_dir, str(err), meta_path), -1, -1
+        text = ""
         try:
-            # Bytes, not str: json then accepts a UTF-8 BOM, which the web server's JSON.parse
-            # would reject. A BOM is an editor's doing, not another document, so we read it.
-            meta = json.loads(data)
+            # The web server's JSON.parse would reject a UTF-8 BOM; a BOM is an editor's doing,
+            # not another document, so we accept it. Strict UTF-8 (no encoded surrogates).
+            text = data[3:].decode() if data.startswith(codecs.BOM_UTF8) else data.decode()
+            meta = json.loads(text)
         except RecursionError:
             reason = "meta.json is nested too deeply to read"
         except UnicodeDecodeError:
             reason = "meta.json is not valid UTF-8"
         except ValueError as err:
-            reason = (f"meta.json is not valid JSON ({err})" if data.strip()
+            reason = (f"meta.json is not valid JSON ({err})" if text.strip()
                       else "meta.json is empty")
         else:
             if meta.__class__ is not dict:
                 reason = f"meta.json holds {_json_kind(meta)}, not an object"
             else:
-                reader = _MetaReader(run_id, run_dir, display_name(meta_path), self.locator)
+                reader = _MetaReader(run_id, run_dir, display_name(meta_path), self.locator,
+                                     "\\u" in text)
                 images = reader.images(meta, mtime_ns / 1e9)
                 result = RunResult(run_id, run_dir, tuple(images), tuple(reader.problems))
                 return result, mtime_ns, size
@@ -381,19 +431,17 @@ class _RunReader:
         name = entry.name
         if not _is_utf8(name):
             return self.skipped(display_name(name), run_dir, _NOT_UTF8)
+        is_link = False
         try:
-            is_dir = entry.is_dir()
             is_link = entry.is_symlink()
+            if not entry.is_dir():
+                if not is_link:
+                    return self.skipped(name, run_dir, "not a folder")
+                os.stat(run_dir)  # says why a link leads to no folder
+                return self.skipped(name, run_dir, "links to something that is not a folder")
         except OSError as err:
-            return self.skipped(name, run_dir, f"cannot inspect it: {err.strerror or err}")
-        if not is_dir:
-            if is_link:
-                try:
-                    os.stat(run_dir)
-                except OSError as err:
-                    return self.skipped(name, run_dir,
-                                        f"broken or looping symlink ({err.strerror or err})")
-            return self.skipped(name, run_dir, "not a folder")
+            what = "broken or looping symlink" if is_link else "cannot inspect it"
+            return self.skipped(name, run_dir, f"{what} ({err.strerror or err})")
         if is_link and not self.locator.is_inside(os.path.realpath(run_dir)):
             return self.skipped(name, run_dir, "run folder links outside the data folder")
         return None
@@ -484,7 +532,7 @@ def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], b
             return
         name = entry.name
         key = entry.path
-        if name.isascii() and entry.is_dir() and not entry.is_symlink():
+        if name.isascii() and entry.is_dir(follow_symlinks=False):  # no system call
             meta_path = key + os.sep + META_FILENAME
         else:
             bad = reader.check_entry(entry, make_child(runs_dir, name))
