@@ -369,16 +369,18 @@ def test_full_disk(path: Path, written: tuple[FavoritesStore, bytes],
                    monkeypatch: pytest.MonkeyPatch) -> None:
     store, data = written
     real_write = os.write
+    calls: list[int] = []
 
     def half_then_full(fd: int, chunk: Any) -> int:
-        if len(chunk) > 1:
+        calls.append(len(chunk))
+        if len(calls) == 1:  # the disk fills up part-way through the temp file
             return real_write(fd, bytes(chunk[: len(chunk) // 2]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "write", half_then_full)
     with pytest.raises(FavoritesWriteError, match="No space left") as info:
         store.increment_usage("a")
-    assert info.value.errno == errno.ENOSPC
+    assert info.value.errno == errno.ENOSPC and len(calls) == 2
     assert_unchanged(store, path, data)
 
 
