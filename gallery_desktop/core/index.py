@@ -6,15 +6,15 @@ import logging
 import marshal
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import fields
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from gallery_desktop.core.fsutil import write_atomic
 from gallery_desktop.core.paths import make_child
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult, SkippedItem
+from gallery_desktop.core.runs import new_image
 
 log = logging.getLogger(__name__)
 
@@ -32,46 +32,24 @@ _SOURCES = {s.value: s for s in ImageSource}
 _Entry = tuple[int, int, RunResult, bool]
 
 
-def _image_builder() -> Callable[[Sequence[Any]], GalleryImage]:
-    """A constructor taking field values in order, as fast as the record allows.
-
-    Loading 100,000 images through the frozen dataclass's ``__init__`` (one Python-level
-    ``object.__setattr__`` per field) takes about twice as long as setting the slots
-    directly, which is what this does when every field is a slot.
-    """
-    descriptors = [GalleryImage.__dict__.get(name) for name in _FIELDS]
-    member_type = type(RunResult.__dict__["run_id"])
-    if not all(type(d) is member_type for d in descriptors):
-        return lambda values: GalleryImage(*values)
-    set_slot = member_type.__set__
-    new = object.__new__
-    count = len(descriptors)
-
-    def build(values: Sequence[Any]) -> GalleryImage:
-        image: GalleryImage = new(GalleryImage)
-        any(map(set_slot, descriptors, repeat(image, count), values))
-        return image
-
-    return build
-
-
-_build_image = _image_builder()
-
-
 class _PathMaker:
-    """Rebuilds Paths from strings, sharing the parent folders (most images share a few)."""
+    """Rebuilds Paths from strings, building each folder once (parsing a Path is slow)."""
 
     def __init__(self) -> None:
-        self._parents: dict[str, Path] = {}
+        self._folders: dict[str, Path] = {}
 
     def __call__(self, text: str) -> Path:
         parent, _, name = text.rpartition(os.sep)
         if not parent or not name or name in (".", ".."):
             return Path(text)
-        folder = self._parents.get(parent)
-        if folder is None:
-            folder = self._parents[parent] = Path(parent)
-        return make_child(folder, name)
+        return make_child(self.folder(parent), name)
+
+    def folder(self, text: str) -> Path:
+        """A folder's Path, made once from its own parent's."""
+        found = self._folders.get(text)
+        if found is None:
+            found = self._folders[text] = self(text)
+        return found
 
 
 def _encode(result: RunResult) -> tuple[Any, ...]:
@@ -96,7 +74,7 @@ def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunRes
         if path is not None:
             values[_PATH_AT] = make_path(path)
         values[_SOURCE_AT] = _SOURCES[values[_SOURCE_AT]]
-        images.append(_build_image(values))
+        images.append(new_image(values))
     skipped = tuple(SkippedItem(path, reason) for path, reason in skipped_rows)
     return RunResult(run_id, make_path(key), tuple(images), skipped)
 

@@ -21,6 +21,8 @@ RELATIVE_DATA_PREFIX = "data/"
 # "file:", "data:", "javascript:" ... and Windows drive letters ("C:") all look like a scheme.
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _REMOTE_PREFIXES = ("http://", "https://")
+# A server path with nothing to decode, strip or check: "/data/<folders>/<name>".
+_PLAIN_SERVER_PATH = re.compile(r"/data/((?:[\w\-. ]+/)*)([\w\-. ]+)")
 
 
 def _child_path(parent: Path, name: str) -> Path:
@@ -53,6 +55,8 @@ class ImageLocator:
         self._dirs: dict[str, Path | None] = {self.root_str: self.root}
         # Run folder as given -> its real location as a string.
         self._run_bases: dict[str, str] = {}
+        # Folder part of a plain server path ("runs/X/") -> (absolute string, real Path or None).
+        self._server_dirs: dict[str, tuple[str, Path | None]] = {}
 
     def is_inside(self, real_path: str) -> bool:
         """Whether an already resolved absolute path lies inside the data folder."""
@@ -71,6 +75,22 @@ class ImageLocator:
 
     def resolve(self, url: str, run_dir: Path) -> tuple[Path | None, ImageSource]:
         """Map one image URL to a file inside the data folder; see ``resolve_image_url``."""
+        if url.__class__ is str and url.startswith(SERVER_PREFIX) and "/." not in url:
+            # The common case, "/data/runs/<runId>/slide-1.png", without the general checks.
+            plain = _PLAIN_SERVER_PATH.fullmatch(url)
+            if plain is not None:
+                folder, name = plain.groups()
+                known = self._server_dirs.get(folder)
+                if known is None:
+                    folder_str = (os.path.join(self.root_str, folder[:-1]) if folder
+                                  else self.root_str)
+                    known = self._server_dirs[folder] = (folder_str, self._real_dir(folder_str))
+                if known[1] is not None:
+                    return self._file_in(known[1], known[0], name)
+        return self._resolve(url, run_dir)
+
+    def _resolve(self, url: str, run_dir: Path) -> tuple[Path | None, ImageSource]:
+        """The general case of ``resolve``: every kind of URL and escape."""
         if not isinstance(url, str) or not url or "\x00" in url:
             return None, ImageSource.OUTSIDE
         if url[:8].lower().startswith(_REMOTE_PREFIXES) or url.startswith("//"):
@@ -102,16 +122,21 @@ class ImageLocator:
         parent = self._real_dir(parent_str)
         if parent is None:
             return self._resolve_slow(os.path.join(parent_str, segments[-1]))
-        candidate = make_child(parent, segments[-1])
+        return self._file_in(parent, parent_str, segments[-1])
+
+    def _file_in(self, parent: Path, parent_str: str,
+                 name: str) -> tuple[Path | None, ImageSource]:
+        """Look up ``name`` in a folder known to be real and inside the root."""
+        full = (parent_str if parent_str.endswith(os.sep) else parent_str + os.sep) + name
         try:
-            st = os.lstat(candidate)
+            mode = os.lstat(full).st_mode
         except (OSError, ValueError):
-            return candidate, ImageSource.MISSING
-        if stat.S_ISREG(st.st_mode):
-            return candidate, ImageSource.LOCAL
-        if stat.S_ISLNK(st.st_mode):
-            return self._resolve_slow(str(candidate))
-        return candidate, ImageSource.MISSING
+            return make_child(parent, name), ImageSource.MISSING
+        if stat.S_ISREG(mode):
+            return make_child(parent, name), ImageSource.LOCAL
+        if stat.S_ISLNK(mode):
+            return self._resolve_slow(full)
+        return make_child(parent, name), ImageSource.MISSING
 
     def _base_and_rest(self, path: str, run_dir: Path) -> tuple[str | None, str]:
         """The folder a URL path is relative to (None: outside), and the rest of the path."""

@@ -1,0 +1,219 @@
+"""The run index: hits skip reading meta.json, changes are noticed, damage means a fresh start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import marshal
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gallery_desktop.core.index import RunIndex
+from gallery_desktop.core.records import ImageSource, RunResult, SkippedItem
+from gallery_desktop.core.runs import iter_runs, parse_run, scan_runs
+from tests.factories import make_image, make_run
+
+
+def metas_opened(opened: list[Path]) -> list[str]:
+    return sorted(p.parent.name for p in opened if p.name == "meta.json")
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """Three runs, one with a problem and one whose second image is missing."""
+    data = tmp_path / "data"
+    make_run(data, "run-a")
+    make_run(data, "run-b", [{"index": 1, "finalImageUrl": "/data/runs/run-b/one.png"},
+                             {"index": 2, "finalImageUrl": "/data/runs/run-b/two.png"}],
+             images=False, topic=17)
+    make_image(data / "runs" / "run-b" / "one.png")
+    make_run(data, "run-c", raw=b"{broken")
+    return data
+
+
+def test_store_and_lookup(tmp_path: Path, data: Path) -> None:
+    index = RunIndex(tmp_path / "cache" / "index.bin")
+    run_dir = data / "runs" / "run-a"
+    result = parse_run(run_dir, data)
+    index.store(run_dir, 10, 20, result)
+    assert index.lookup(run_dir, 10, 20) is result
+    assert index.lookup(run_dir, 11, 20) is None  # touched
+    assert index.lookup(run_dir, 10, 21) is None  # grew
+    assert index.lookup(data / "runs" / "run-b", 10, 20) is None
+    index.prune([data / "runs" / "run-b"])
+    assert index.lookup(run_dir, 10, 20) is None and len(index) == 0
+
+
+def test_save_and_load_round_trip(tmp_path: Path, data: Path) -> None:
+    cache = tmp_path / "cache" / "index.bin"
+    index = RunIndex(cache)
+    index.load()  # no file yet: empty, no error
+    first = list(iter_runs(data, index=index))
+    index.save()
+    assert cache.is_file() and not index.dirty
+    loaded = RunIndex(cache)
+    loaded.load()
+    assert len(loaded) == 3  # run-c is stored too: its broken meta.json is not re-read either
+    again = list(iter_runs(data, index=loaded))
+    assert again == first
+    images = [i for r in again for i in r.images]
+    assert {type(i.image_path) for i in images} == {type(data)}
+    assert [i.source for i in images] == [ImageSource.LOCAL, ImageSource.MISSING,
+                                          ImageSource.LOCAL]
+    assert all(type(i.source) is ImageSource for i in images)
+    assert any("topic is a number" in s.reason for r in again for s in r.skipped)
+    assert not loaded.dirty  # nothing changed: nothing to write
+
+
+def test_hits_do_not_read_meta_json(tmp_path: Path, data: Path,
+                                    opened_files: list[Path]) -> None:
+    index = RunIndex(tmp_path / "index.bin")
+    scan_runs(data, index=index)
+    assert metas_opened(opened_files) == ["run-a", "run-b", "run-c"]
+    opened_files.clear()
+    report = scan_runs(data, index=index)
+    assert metas_opened(opened_files) == []
+    assert len(report.images) == 3
+
+
+def test_a_changed_run_is_read_again(tmp_path: Path, data: Path,
+                                     opened_files: list[Path]) -> None:
+    index = RunIndex(tmp_path / "index.bin")
+    scan_runs(data, index=index)
+    meta_path = data / "runs" / "run-a" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["posts"][0]["text"] = "edited"
+    before = meta_path.stat()
+    meta_path.write_text(json.dumps(meta))
+    os.utime(meta_path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime, new size
+    (data / "runs" / "run-c" / "meta.json").write_text('{"posts": []}')
+    opened_files.clear()
+    report = scan_runs(data, index=index)
+    assert metas_opened(opened_files) == ["run-a", "run-c"]
+    assert [i.slide_text for i in report.images if i.run_id == "run-a"] == ["edited"]
+    assert not any(s.path.endswith(os.path.join("run-c", "meta.json")) for s in report.skipped)
+
+
+def test_a_missing_image_that_appears_is_found_without_rereading(
+        tmp_path: Path, data: Path, opened_files: list[Path]) -> None:
+    index = RunIndex(tmp_path / "index.bin")
+    scan_runs(data, index=index)
+    make_image(data / "runs" / "run-b" / "two.png")
+    opened_files.clear()
+    report = scan_runs(data, index=index)
+    assert metas_opened(opened_files) == []
+    assert [i.source for i in report.images if i.run_id == "run-b"] == [ImageSource.LOCAL] * 2
+
+
+def test_deleted_runs_are_pruned_after_a_full_scan(tmp_path: Path, data: Path) -> None:
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    scan_runs(data, index=index)
+    index.save()
+    shutil.rmtree(data / "runs" / "run-a")
+    scan_runs(data, index=index)
+    assert len(index) == 2 and index.dirty
+    assert index.lookup(data / "runs" / "run-a", 0, 0) is None
+    index.save()
+    reloaded = RunIndex(cache)
+    reloaded.load()
+    assert len(reloaded) == 2
+
+
+def test_a_cancelled_scan_prunes_nothing(tmp_path: Path, data: Path) -> None:
+    index = RunIndex(tmp_path / "index.bin")
+    scan_runs(data, index=index)
+    assert [r.run_id for r in iter_runs(data, index=index, cancelled=lambda: True)] == []
+    assert len(index) == 3
+    runs = iter_runs(data, index=index)
+    next(runs)
+    runs.close()  # a consumer that stops early is like a cancel
+    assert len(index) == 3
+
+
+@pytest.mark.parametrize("damage", [
+    b"", b"garbage", b"\x00" * 100, marshal.dumps(("gallery-desktop run index",)),
+    marshal.dumps((("gallery-desktop run index", -1, (3, 11), ()), [])),
+    marshal.dumps((None, [("k", 1, 2, ("run", ((1, 2),), ()))])),
+])
+def test_a_damaged_or_old_cache_file_means_an_empty_index(
+        tmp_path: Path, data: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    cache = tmp_path / "index.bin"
+    cache.write_bytes(damage)
+    index = RunIndex(cache)
+    with caplog.at_level(logging.INFO, logger="gallery_desktop.core.index"):
+        index.load()
+    assert len(index) == 0
+    assert caplog.records, "the reason is logged"
+    report = scan_runs(data, index=index)  # and it works as a cold index
+    assert len(report.images) == 3 and len(index) == 3
+
+
+def test_a_truncated_cache_file_means_an_empty_index(tmp_path: Path, data: Path) -> None:
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    scan_runs(data, index=index)
+    index.save()
+    whole = cache.read_bytes()
+    for cut in (1, len(whole) // 2, len(whole) - 1):
+        cache.write_bytes(whole[:cut])
+        damaged = RunIndex(cache)
+        damaged.load()
+        assert len(damaged) == 0, cut
+
+
+def test_an_entry_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, data: Path) -> None:
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    scan_runs(data, index=index)
+    index.save()
+    header, rows = marshal.loads(cache.read_bytes())
+    key, mtime_ns, size, (run_id, images, skipped) = rows[0]
+    bad_image = (images[0][:-1] if images else ("x",))
+    cache.write_bytes(marshal.dumps((header, [(key, mtime_ns, size,
+                                               (run_id, (bad_image,), skipped))])))
+    damaged = RunIndex(cache)
+    damaged.load()
+    assert len(damaged) == 0
+
+
+def test_save_writes_only_when_changed_and_survives_a_failed_write(
+        tmp_path: Path, data: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = tmp_path / "deep" / "er" / "index.bin"
+    index = RunIndex(cache)
+    index.save()
+    assert not cache.exists()  # nothing to save
+    scan_runs(data, index=index)
+    index.save()
+    written = cache.stat().st_mtime_ns
+    scan_runs(data, index=index)
+    index.save()
+    assert cache.stat().st_mtime_ns == written
+    assert [p.name for p in cache.parent.iterdir()] == ["index.bin"]  # no temp file left
+
+    blocked = RunIndex(tmp_path / "a-file" / "index.bin")
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked.store(data / "runs" / "run-a", 1, 2, RunResult("run-a", data / "runs" / "run-a",
+                                                            (), (SkippedItem("p", "r"),)))
+    with caplog.at_level(logging.WARNING, logger="gallery_desktop.core.index"):
+        blocked.save()  # a cache that can't be written is not an error for the app
+    assert "cannot save the run index" in caplog.text
+    assert blocked.dirty
+
+
+def test_favorites_are_not_frozen_into_the_index(tmp_path: Path, data: Path) -> None:
+    from gallery_desktop.core.favorites import FavoritesStore
+
+    store = FavoritesStore(data / "gallery-favorites.json")
+    store.load()
+    index = RunIndex(tmp_path / "index.bin")
+    image_id = "img_run-a_slide-1"
+    store.set_favorite(image_id, True)
+    assert [i.is_favorite for i in scan_runs(data, store, index=index).images
+            if i.id == image_id] == [True]
+    store.set_favorite(image_id, False)
+    assert [i.is_favorite for i in scan_runs(data, store, index=index).images
+            if i.id == image_id] == [False]
