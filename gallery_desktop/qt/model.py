@@ -1,4 +1,4 @@
-"""The gallery's list model: records newest first, hearts, usage counts and thumbnails."""
+"""The gallery's list model: ordered records, hearts, usage counts and thumbnails."""
 
 from __future__ import annotations
 
@@ -24,20 +24,39 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
-from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, ThumbState
+from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, SortMode, ThumbState
 
 log = logging.getLogger(__name__)
 
 # Carries the dragged images' ids, so a drop target inside the app can tell what it got.
 MIME_IMAGE_IDS = "application/x-gallery-image-ids"
 TITLE_LENGTH = 60
+# Past this many rows moving at once, one re-sort is cheaper than single moves.
+MAX_SINGLE_MOVES = 8
 _Index = QModelIndex | QPersistentModelIndex
-# A unique, total order: newest first, then run id, then post order, then id.
-_Key = tuple[float, str, int, str]
+# Keys are unique (they end with the id), so a bisect finds exactly one row.
+_Key = tuple[float | int | str, ...]
 
 
-def _key(rec: GalleryImage) -> _Key:
-    return (*rec.sort_key, rec.id)
+def order_key(rec: GalleryImage, mode: SortMode, usage: int = 0) -> _Key:
+    """The row order of ``mode``: newest or oldest run first (a run's posts in their order),
+    or most used first and then newest; the id makes every key unique."""
+    if mode is SortMode.OLDEST:
+        return (rec.created_ts, rec.run_id, rec.post_order, rec.id)
+    if mode is SortMode.MOST_USED:
+        return (-usage, -rec.created_ts, rec.run_id, rec.post_order, rec.id)
+    return (-rec.created_ts, rec.run_id, rec.post_order, rec.id)
+
+
+def order_keys(recs: Iterable[GalleryImage], mode: SortMode,
+               usage: Mapping[str, int]) -> list[_Key]:
+    """``order_key`` of many records, in one comprehension (sorting 100,000 rows)."""
+    if mode is SortMode.OLDEST:
+        return [(r.created_ts, r.run_id, r.post_order, r.id) for r in recs]
+    if mode is SortMode.MOST_USED:
+        used = usage.get
+        return [(-used(r.id, 0), -r.created_ts, r.run_id, r.post_order, r.id) for r in recs]
+    return [(-r.created_ts, r.run_id, r.post_order, r.id) for r in recs]
 
 
 def short_title(rec: GalleryImage) -> str:
@@ -114,10 +133,14 @@ class _PixmapCache:
 
 
 class GalleryModel(QAbstractListModel):
-    """All images of one data folder, newest first; hearts and usage kept beside the records.
+    """All images of one data folder in one ``SortMode`` order (newest first by default);
+    hearts and usage counts kept beside the records.
 
-    Rows are found by id through a bisect on the sort key (no row numbers are stored, so
-    inserting a run at the top costs no re-indexing). ``data()`` does no I/O.
+    Rows are found by id through a bisect on the order key (no row numbers are stored, so
+    inserting a run at the top costs no re-indexing). The model keeps the order itself
+    because sorting 100,000 rows in a proxy takes a Python call per comparison (seconds);
+    here it is one ``sorted``. ``data()`` does no I/O. ``revision`` grows with every change
+    to rows, hearts or counts.
 
     Signals:
         favorite_set_requested(str image_id, bool value): ``setData(IS_FAVORITE)`` changed
@@ -129,6 +152,8 @@ class GalleryModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None, *,
                  pixmap_budget_bytes: int = 192 * 1024 * 1024) -> None:
         super().__init__(parent)
+        self.revision = 0
+        self._order = SortMode.NEWEST
         self._records: list[GalleryImage] = []
         self._keys: list[_Key] = []
         self._by_id: dict[str, GalleryImage] = {}
@@ -244,7 +269,7 @@ class GalleryModel(QAbstractListModel):
         rec = self._by_id.get(image_id)
         if rec is None:
             return -1
-        return bisect.bisect_left(self._keys, _key(rec))
+        return bisect.bisect_left(self._keys, self._key(rec))
 
     def index_of(self, image_id: str) -> QModelIndex:
         """The model index of ``image_id`` (invalid when absent)."""
@@ -267,22 +292,28 @@ class GalleryModel(QAbstractListModel):
         """The ids of the images whose file is ``path`` (a copy)."""
         return set(self._ids_by_path.get(path, ()))
 
-    def search_text_at(self, row: int) -> str:
-        """The precomputed, case-folded search text of ``row``."""
-        return self._search[self._records[row].id]
+    def accepts(self, row: int, favorites_only: bool, words: Sequence[str]) -> bool:
+        """Whether ``row`` passes a filter: a heart if asked, and every (case-folded) word.
 
-    def is_favorite_at(self, row: int) -> bool:
-        """Whether ``row`` carries a heart (cheap, for the proxy)."""
-        return self._records[row].id in self._favorites
+        Args:
+            row: The row.
+            favorites_only: Only rows with a heart pass.
+            words: Case-folded words that must all occur in the row's search text.
+        """
+        image_id = self._records[row].id
+        if favorites_only and image_id not in self._favorites:
+            return False
+        text = self._search[image_id]
+        return all(w in text for w in words)
 
-    def usage_at(self, row: int) -> int:
-        """The usage count of ``row`` (cheap, for the proxy)."""
-        return self._usage.get(self._records[row].id, 0)
-
-    def oldest_key_at(self, row: int) -> tuple[float, str, int]:
-        """The key that orders rows oldest first, a run's posts in order (for the proxy)."""
-        rec = self._records[row]
-        return (rec.created_ts, rec.run_id, rec.post_order)
+    def accept_flags(self, favorites_only: bool, words: Sequence[str]) -> list[bool]:
+        """``accepts`` for every row at once, in one pass (for a proxy's re-filter)."""
+        recs, favorites, search = self._records, self._favorites, self._search
+        if not words:
+            return [r.id in favorites for r in recs] if favorites_only else [True] * len(recs)
+        if favorites_only:
+            return [r.id in favorites and all(w in search[r.id] for w in words) for r in recs]
+        return [all(w in search[r.id] for w in words) for r in recs]
 
     def is_favorite(self, image_id: str) -> bool:
         """Whether ``image_id`` is a favorite as the model shows it."""
@@ -312,7 +343,8 @@ class GalleryModel(QAbstractListModel):
                 fresh.append(rec)
         if not fresh:
             return 0
-        keyed = sorted(((_key(rec), rec) for rec in fresh), key=itemgetter(0))
+        keyed = sorted(zip(order_keys(fresh, self._order, self._usage), fresh, strict=True),
+                       key=itemgetter(0))
         seen: set[str] = set()
         groups: list[tuple[int, list[_Key], list[GalleryImage]]] = []
         for key, rec in keyed:
@@ -328,6 +360,7 @@ class GalleryModel(QAbstractListModel):
         # From the bottom up, so that the positions of the groups above stay valid.
         for pos, keys, recs in reversed(groups):
             self.beginInsertRows(QModelIndex(), pos, pos + len(recs) - 1)
+            self.revision += 1
             self._records[pos:pos] = recs
             self._keys[pos:pos] = keys
             for rec in recs:
@@ -346,6 +379,7 @@ class GalleryModel(QAbstractListModel):
                 ranges.append([row, row])
         for first, last in reversed(ranges):
             self.beginRemoveRows(QModelIndex(), first, last)
+            self.revision += 1
             for rec in self._records[first:last + 1]:
                 self._drop_lookups(rec)
             del self._records[first:last + 1]
@@ -361,11 +395,12 @@ class GalleryModel(QAbstractListModel):
         old = self._by_id.get(rec.id)
         if old is None or old == rec:
             return False
-        if _key(old) != _key(rec):
+        if self._key(old) != self._key(rec):
             self.remove_images([rec.id])
             self.insert_images([rec])
             return True
         row = self.row_of(rec.id)
+        self.revision += 1
         self._drop_lookups(old)
         self._records[row] = rec
         self._add_lookups(rec)
@@ -395,6 +430,7 @@ class GalleryModel(QAbstractListModel):
     def clear(self) -> None:
         """Forget every row, heart, count and thumbnail (a reset: for another folder)."""
         self.beginResetModel()
+        self.revision += 1
         self._favorites.clear()
         self._usage.clear()
         self._records.clear()
@@ -418,14 +454,31 @@ class GalleryModel(QAbstractListModel):
         self._emit_for_id(image_id, [ImageRole.IS_FAVORITE])
 
     def set_usage_count(self, image_id: str, count: int) -> None:
-        """Show ``count`` as the usage of ``image_id``."""
+        """Show ``count`` as the usage of ``image_id`` (in most-used order the row moves)."""
         if self._usage.get(image_id, 0) == count:
             return
+        old_row = self.row_of(image_id)
+        self.revision += 1
         if count:
             self._usage[image_id] = count
         else:
             self._usage.pop(image_id, None)
+        if old_row >= 0 and self._order is SortMode.MOST_USED:
+            self._move(old_row)
         self._emit_for_id(image_id, [ImageRole.USAGE_COUNT])
+
+    # -- order -----------------------------------------------------------------------------
+
+    def order(self) -> SortMode:
+        """The order rows are in."""
+        return self._order
+
+    def set_order(self, mode: SortMode) -> None:
+        """Put the rows in ``mode`` order: one layout change; selections follow their rows."""
+        mode = SortMode(mode)
+        if mode is not self._order:
+            self._order = mode
+            self._resort()
 
     def apply_favorites(self, favorites: Collection[str], usage: Mapping[str, int], *,
                         keep: Collection[str] = ()) -> list[str]:
@@ -443,8 +496,20 @@ class GalleryModel(QAbstractListModel):
         flipped = [i for i in self._favorites.symmetric_difference(wanted) if i not in keep]
         for image_id in flipped:
             self.set_favorite_state(image_id, image_id in wanted)
-        for image_id in set(self._usage).union(usage):
-            self.set_usage_count(image_id, int(usage.get(image_id, 0)))
+        counted = [i for i in set(self._usage).union(usage)
+                   if self._usage.get(i, 0) != usage.get(i, 0)]
+        if self._order is SortMode.MOST_USED and len(counted) > MAX_SINGLE_MOVES:
+            for image_id in counted:  # many rows move: set them all, then sort once
+                self._usage[image_id] = int(usage.get(image_id, 0))
+                if not self._usage[image_id]:
+                    del self._usage[image_id]
+            self.revision += 1
+            self._resort()
+            for image_id in counted:
+                self._emit_for_id(image_id, [ImageRole.USAGE_COUNT])
+        else:
+            for image_id in counted:
+                self.set_usage_count(image_id, int(usage.get(image_id, 0)))
         return flipped
 
     # -- thumbnails ------------------------------------------------------------------------
@@ -506,7 +571,40 @@ class GalleryModel(QAbstractListModel):
             return ThumbState.BROKEN
         return ThumbState.LOADING
 
+    def _key(self, rec: GalleryImage) -> _Key:
+        return order_key(rec, self._order, self._usage.get(rec.id, 0))
+
+    def _move(self, row: int) -> None:
+        """Move the record in ``row`` to where its (changed) key now sorts."""
+        rec = self._records[row]
+        key = self._key(rec)
+        dest = bisect.bisect_left(self._keys, key)
+        if dest in (row, row + 1):  # it stays where it is
+            self._keys[row] = key
+            return
+        self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest)
+        del self._records[row]
+        del self._keys[row]
+        new_row = dest if dest < row else dest - 1
+        self._records.insert(new_row, rec)
+        self._keys.insert(new_row, key)
+        self.endMoveRows()
+
+    def _resort(self) -> None:
+        """Sort every row by the current key, keeping persistent indexes on their records."""
+        self.layoutAboutToBeChanged.emit()
+        self.revision += 1
+        persistent = self.persistentIndexList()
+        ids = [self._records[i.row()].id for i in persistent]
+        keyed = sorted(zip(order_keys(self._records, self._order, self._usage), self._records,
+                           strict=True), key=itemgetter(0))
+        self._keys[:] = [key for key, _ in keyed]
+        self._records[:] = [rec for _, rec in keyed]
+        self.changePersistentIndexList(persistent, [self.index_of(i) for i in ids])
+        self.layoutChanged.emit()
+
     def _set_favorite_flag(self, image_id: str, value: bool) -> None:
+        self.revision += 1
         if value:
             self._favorites.add(image_id)
         else:

@@ -23,11 +23,14 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 class GalleryProxy(QSortFilterProxyModel):
-    """Filters by heart and search words and orders by ``SortMode``.
+    """Filters by heart and search words, and orders by ``SortMode``.
 
-    The source model is already newest first, so NEWEST does not sort at all (each sort
-    comparison is a Python call: skipping it keeps 100,000 rows instant). Dynamic
-    filtering stays on: unfavoriting a row in favorites-only view removes it at once.
+    Over a ``GalleryModel`` the proxy never sorts: it asks the model to take the order
+    (one Python sort instead of a Python call per comparison) and passes rows through in
+    that order. A filter change computes every row's verdict in one pass first, so Qt's
+    per-row callback is a list lookup. Dynamic filtering stays on: unfavoriting a row in
+    favorites-only view removes it at once. Over other models it filters and sorts by
+    the ``ImageRole`` values like any QSortFilterProxyModel.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -36,14 +39,25 @@ class GalleryProxy(QSortFilterProxyModel):
         self._words: tuple[str, ...] = ()
         self._mode = SortMode.NEWEST
         self._gallery: GalleryModel | None = None
+        # Every row's verdict at one model revision; stale (and unused) once it changes.
+        self._verdicts: tuple[int, list[bool]] | None = None
         self.setDynamicSortFilter(True)
-        # Roles that Qt watches in dataChanged to re-filter and re-sort single rows.
+        # Roles Qt watches in dataChanged to re-filter and re-sort single rows.
         self.setFilterRole(ImageRole.IS_FAVORITE)
         self.setSortRole(ImageRole.USAGE_COUNT)
 
     def setSourceModel(self, model: QAbstractItemModel) -> None:
+        if self._gallery is not None:
+            self._gallery.layoutChanged.disconnect(self._prime_verdicts)
         self._gallery = model if isinstance(model, GalleryModel) else None
+        self._verdicts = None
+        if self._gallery is not None:
+            # Connected before Qt's own handler, so the re-filter after a new order
+            # finds every verdict computed already.
+            self._gallery.layoutChanged.connect(self._prime_verdicts)
         super().setSourceModel(model)
+        if self._gallery is not None:
+            self._gallery.set_order(self._mode)
 
     # -- filter ----------------------------------------------------------------------------
 
@@ -71,15 +85,12 @@ class GalleryProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         gallery = self._gallery
-        if gallery is not None:  # the fast path: plain lookups, no QVariant round trips
-            if self._favorites_only and not gallery.is_favorite_at(source_row):
-                return False
-            if self._words:
-                text = gallery.search_text_at(source_row)
-                return all(w in text for w in self._words)
-            return True
-        source = self.sourceModel()
-        idx = source.index(source_row, 0, source_parent)
+        if gallery is not None:
+            verdicts = self._verdicts
+            if verdicts is not None and verdicts[0] == gallery.revision:
+                return verdicts[1][source_row]
+            return gallery.accepts(source_row, self._favorites_only, self._words)
+        idx = self.sourceModel().index(source_row, 0, source_parent)
         if self._favorites_only and not idx.data(ImageRole.IS_FAVORITE):
             return False
         text = str(idx.data(ImageRole.SEARCH_TEXT) or "").casefold()
@@ -90,13 +101,17 @@ class GalleryProxy(QSortFilterProxyModel):
     def set_sort_mode(self, mode: SortMode) -> None:
         """Order rows newest first, oldest first, or by usage count (then newest first)."""
         mode = SortMode(mode)
+        if mode is self._mode:
+            return
         self._mode = mode
+        if self._gallery is not None:
+            self._gallery.set_order(mode)  # the proxy keeps passing the model's order
+            return
         if mode is SortMode.NEWEST:
-            self.sort(-1)  # back to the source's own order
+            self.sort(-1)
         else:
             if self.sortColumn() == 0:
-                # Qt skips sort() when column and order are unchanged: go through unsorted.
-                self.sort(-1)
+                self.sort(-1)  # Qt skips sort() when column and order are unchanged
             self.sort(0, Qt.SortOrder.AscendingOrder)
 
     def sort_mode(self) -> SortMode:
@@ -104,32 +119,35 @@ class GalleryProxy(QSortFilterProxyModel):
         return self._mode
 
     def lessThan(self, source_left: _Index, source_right: _Index) -> bool:
-        left, right = source_left.row(), source_right.row()
-        gallery = self._gallery
+        # Only used over models other than GalleryModel (see the class docstring).
         if self._mode is SortMode.MOST_USED:
-            if gallery is not None:
-                used_left, used_right = gallery.usage_at(left), gallery.usage_at(right)
-            else:
-                used_left = int(source_left.data(ImageRole.USAGE_COUNT) or 0)
-                used_right = int(source_right.data(ImageRole.USAGE_COUNT) or 0)
+            used_left = int(source_left.data(ImageRole.USAGE_COUNT) or 0)
+            used_right = int(source_right.data(ImageRole.USAGE_COUNT) or 0)
             if used_left != used_right:
                 return used_left > used_right
-            return left < right  # the source's own order: newest first
-        # OLDEST: oldest run first, but a run's posts still in their order.
-        if gallery is not None:
-            return gallery.oldest_key_at(left) < gallery.oldest_key_at(right)
+            return source_left.row() < source_right.row()
         ts_left = float(source_left.data(ImageRole.CREATED_TS) or 0.0)
         ts_right = float(source_right.data(ImageRole.CREATED_TS) or 0.0)
-        return ts_left < ts_right if ts_left != ts_right else left > right
+        if ts_left != ts_right:
+            return ts_left < ts_right
+        return source_left.row() < source_right.row()
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _prime_verdicts(self) -> None:
+        gallery = self._gallery
+        if gallery is not None:
+            self._verdicts = (gallery.revision,
+                              gallery.accept_flags(self._favorites_only, self._words))
+
     def _change_filter(self, change: Callable[[], None]) -> None:
         # Qt 6.10 added begin/endFilterChange and deprecated invalidateFilter.
-        if hasattr(self, "beginFilterChange"):
+        modern = hasattr(self, "beginFilterChange")
+        if modern:
             self.beginFilterChange()
-            change()
+        change()
+        self._prime_verdicts()
+        if modern:
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
-            change()
             self.invalidateRowsFilter()

@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
 from gallery_desktop.qt.model import MIME_IMAGE_IDS, GalleryModel, short_title
-from gallery_desktop.qt.roles import ImageRole, ThumbState
+from gallery_desktop.qt.roles import ImageRole, SortMode, ThumbState
 
 
 def rec(run: int, post: int = 1, *, ts: float | None = None, tmp: Path = Path("/d"),
@@ -48,6 +48,13 @@ def test_passes_qt_model_tester(qtmodeltester, model: GalleryModel) -> None:
     model.insert_images([rec(r, p) for r in range(1, 8) for p in (1, 2)])
     model.apply_favorites({rec(3).id}, {rec(4).id: 2})
     qtmodeltester.check(model, force_py=True)
+    # The tester stays connected and checks every change that follows.
+    model.set_order(SortMode.MOST_USED)
+    model.set_usage_count(rec(1, 2).id, 5)
+    model.insert_images([rec(9), rec(0, 3)])
+    model.remove_images([rec(4).id, rec(5, 1).id])
+    model.replace_runs({rec(2).run_id: [rec(2, 1, prompt="new")]})
+    model.set_order(SortMode.OLDEST)
 
 
 def test_role_names_expose_the_contract(model: GalleryModel) -> None:
@@ -298,3 +305,60 @@ def test_a_hundred_thousand_rows(qtbot, model: GalleryModel) -> None:
         "img_19999_1", "img_19999_2", "img_19999_3", "img_19999_4", "img_19999_5", "img_19998_1"]
     probe = records[54_321]
     assert model.record(model.row_of(probe.id)) == probe
+
+
+def test_orders_keep_persistent_indexes_on_their_records(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(r, p) for r in (1, 2, 3) for p in (1, 2)])
+    held = QPersistentModelIndex(model.index(model.row_of(rec(2, 2).id)))
+    with qtbot.waitSignal(model.layoutChanged):
+        model.set_order(SortMode.OLDEST)
+    assert model.order() is SortMode.OLDEST
+    assert ids(model) == [rec(r, p).id for r in (1, 2, 3) for p in (1, 2)]
+    assert held.data(ImageRole.IMAGE_ID) == rec(2, 2).id and held.row() == 3
+    model.insert_images([rec(0), rec(9)])
+    assert ids(model)[0] == rec(0).id and ids(model)[-1] == rec(9).id
+    with qtbot.assertNotEmitted(model.layoutChanged):
+        model.set_order(SortMode.OLDEST)
+
+
+def test_most_used_order_moves_a_row_whose_count_changes(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(r) for r in range(1, 6)])
+    model.set_order(SortMode.MOST_USED)
+    assert ids(model) == [rec(r).id for r in (5, 4, 3, 2, 1)]
+    held = QPersistentModelIndex(model.index(model.row_of(rec(2).id)))
+    with qtbot.waitSignal(model.rowsMoved):
+        model.set_usage_count(rec(2).id, 4)
+    assert ids(model) == [rec(r).id for r in (2, 5, 4, 3, 1)]
+    assert held.row() == 0
+    model.set_usage_count(rec(4).id, 4)  # equal counts: newest first
+    assert ids(model)[:2] == [rec(4).id, rec(2).id]
+    with qtbot.assertNotEmitted(model.rowsMoved):
+        model.set_usage_count(rec(5).id, 1)  # ahead of the unused ones already
+    assert ids(model) == [rec(r).id for r in (4, 2, 5, 3, 1)]
+    model.set_usage_count(rec(4).id, 0)
+    assert ids(model) == [rec(r).id for r in (2, 5, 4, 3, 1)]
+    assert [model.row_of(rec(r).id) for r in (2, 5, 4, 3, 1)] == [0, 1, 2, 3, 4]
+
+
+def test_many_count_changes_resort_once(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(r) for r in range(1, 21)])
+    model.set_order(SortMode.MOST_USED)
+    layouts: list[bool] = []
+    model.layoutChanged.connect(lambda *_: layouts.append(True))
+    model.apply_favorites(set(), {rec(r).id: r for r in range(1, 21)})
+    assert layouts == [True]
+    assert ids(model) == [rec(r).id for r in range(20, 0, -1)]
+    model.apply_favorites(set(), {rec(r).id: 21 - r for r in range(1, 21)})
+    assert ids(model) == [rec(r).id for r in range(1, 21)]
+    assert [model.usage_count(rec(r).id) for r in (1, 20)] == [20, 1]
+
+
+def test_accept_flags_match_accepts(model: GalleryModel) -> None:
+    model.insert_images([rec(r, prompt=f"{'red' if r % 2 else 'blue'} cat {r}")
+                         for r in range(1, 9)])
+    model.apply_favorites({rec(1).id, rec(2).id, rec(5).id}, {})
+    for favorites_only in (False, True):
+        for words in ((), ("red",), ("cat", "blue"), ("dog",)):
+            assert model.accept_flags(favorites_only, words) == [
+                model.accepts(row, favorites_only, words) for row in range(model.rowCount())]
+    assert model.accept_flags(True, ("red",)).count(True) == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QStringListModel
+from PySide6.QtCore import QItemSelectionModel, QStringListModel
 
 from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.proxy import GalleryProxy
@@ -101,7 +101,7 @@ def test_sort_modes(qtbot, model, proxy) -> None:
     assert shown(proxy) == [rec(1).id, rec(2).id, rec(3).id, rec(4).id]
     proxy.set_sort_mode(SortMode.NEWEST)
     assert shown(proxy) == [rec(4).id, rec(3).id, rec(2).id, rec(1).id]
-    proxy.set_sort_mode("oldest")  # type: ignore[arg-type]
+    proxy.set_sort_mode("oldest")
     assert proxy.sort_mode() is SortMode.OLDEST
 
 
@@ -140,3 +140,31 @@ def test_works_over_any_model_with_the_roles(qtbot) -> None:
     assert [proxy.index(r, 0).data() for r in range(3)] == ["green hall", "blue kitchen",
                                                             "Red kitchen"]
 
+
+
+def test_selection_follows_its_row_across_orders_and_moves(qtbot, model, proxy) -> None:
+    selection = QItemSelectionModel(proxy)
+    target = proxy.index(shown(proxy).index(rec(2).id), 0)
+    selection.setCurrentIndex(target, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    proxy.set_sort_mode(SortMode.OLDEST)
+    assert selection.currentIndex().data(ImageRole.IMAGE_ID) == rec(2).id
+    assert selection.currentIndex().row() == 1
+    proxy.set_sort_mode(SortMode.MOST_USED)
+    model.set_usage_count(rec(2).id, 3)  # a use moves it to the top
+    assert shown(proxy)[0] == rec(2).id
+    assert selection.currentIndex().row() == 0
+    assert [i.data(ImageRole.IMAGE_ID) for i in selection.selectedIndexes()] == [rec(2).id]
+    model.apply_favorites({rec(2).id}, {rec(2).id: 3})
+    proxy.set_favorites_only(True)  # it stays in view, and stays current
+    assert selection.currentIndex().data(ImageRole.IMAGE_ID) == rec(2).id
+    proxy.set_favorites_only(False)
+    assert selection.currentIndex().data(ImageRole.IMAGE_ID) == rec(2).id
+
+
+def test_rows_arriving_after_a_filter_change_are_filtered_too(model, proxy) -> None:
+    proxy.set_search_text("kitchen")
+    model.insert_images([rec(7, prompt="kitchen garden"), rec(8, prompt="hallway")])
+    assert shown(proxy) == [rec(7).id, rec(4).id, rec(1).id]
+    model.apply_favorites({rec(8).id, rec(7).id}, {})
+    proxy.set_favorites_only(True)
+    assert shown(proxy) == [rec(7).id]
