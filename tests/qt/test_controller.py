@@ -1,0 +1,315 @@
+"""GalleryController: folder lifecycle, batches, hearts with rollback and undo, usage,
+thumbnails for visible rows, problems, counts, idle and shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+
+from gallery_desktop.qt.controller import GalleryController, edge_for
+from gallery_desktop.qt.roles import ImageRole, ThumbState
+from tests.factories import make_image, make_run
+
+
+def run_id(n: int) -> str:
+    return f"2025-11-{1 + n // 24:02d}T{n % 24:02d}-00-00-000Z"
+
+
+def add_run(data: Path, n: int, posts: int = 1, color: str = "#c0392b") -> str:
+    rid = run_id(n)
+    make_run(data, rid, [{"index": i, "text": f"Slide {i} of run {n}",
+                          "imagePrompt": f"prompt {n}.{i}",
+                          "finalImageUrl": f"/data/runs/{rid}/slide-{i}.png"}
+                         for i in range(1, posts + 1)],
+             images=False, createdAt=f"2025-11-{1 + n // 24:02d}T{n % 24:02d}:00:00.000Z")
+    for i in range(1, posts + 1):
+        make_image(data / "runs" / rid / f"slide-{i}.png", color=color)
+    return rid
+
+
+def image_id(n: int, post: int = 1) -> str:
+    return f"img_{run_id(n)}_slide-{post}"
+
+
+def favorites_on_disk(data: Path) -> dict:
+    path = data / "gallery-favorites.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    for n in range(6):
+        add_run(data, n)
+    (data / "gallery-favorites.json").write_text(json.dumps(
+        {"favorites": {image_id(1): True}, "usageCounts": {image_id(2): 3}}), encoding="utf-8")
+    return data
+
+
+@pytest.fixture
+def controller(qtbot, tmp_path: Path) -> Iterator[GalleryController]:
+    controller = GalleryController(tmp_path / "cache")
+    yield controller
+    controller.shutdown()
+
+
+def open_and_wait(qtbot, controller: GalleryController, data: Path | None) -> None:
+    if data is None:
+        controller.open_data_dir(None)
+        return
+    with qtbot.waitSignal(controller.scan_finished, timeout=20_000):
+        controller.open_data_dir(data)
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+
+
+def test_open_shows_rows_hearts_and_counts(qtbot, controller, data) -> None:
+    dirs: list[object] = []
+    counts: list[tuple[int, int]] = []
+    controller.data_dir_changed.connect(dirs.append)
+    controller.counts_changed.connect(lambda n, f: counts.append((n, f)))
+    open_and_wait(qtbot, controller, data)
+    model = controller.model
+    assert dirs == [data.resolve()] and controller.data_dir() == data.resolve()
+    assert [model.record(r).run_id for r in range(model.rowCount())] == [
+        run_id(n) for n in range(5, -1, -1)]
+    assert model.index(model.row_of(image_id(1))).data(ImageRole.IS_FAVORITE) is True
+    assert model.index(model.row_of(image_id(2))).data(ImageRole.USAGE_COUNT) == 3
+    assert controller.proxy.sourceModel() is model
+    qtbot.waitUntil(lambda: counts[-1] == (6, 1), timeout=5000)
+
+
+def test_open_none_empties_everything(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    counts: list[tuple[int, int]] = []
+    controller.counts_changed.connect(lambda n, f: counts.append((n, f)))
+    with qtbot.waitSignal(controller.data_dir_changed) as blocker:
+        controller.open_data_dir(None)
+    assert blocker.args == [None] and controller.data_dir() is None
+    assert controller.model.rowCount() == 0 and counts[-1] == (0, 0)
+    assert controller.is_idle()
+    controller.rescan()  # nothing to do without a folder
+    controller.record_use(image_id(1))
+
+
+def test_a_big_scan_shows_rows_before_it_finishes(qtbot, controller, tmp_path) -> None:
+    data = tmp_path / "big"
+    for n in range(60):
+        add_run(data, n, posts=5)
+    rows_at_insert: list[int] = []
+    controller.model.rowsInserted.connect(
+        lambda *_: rows_at_insert.append(controller.model.rowCount()))
+    started: list[bool] = []
+    progress: list[tuple[int, int]] = []
+    controller.scan_started.connect(lambda: started.append(True))
+    controller.scan_progress.connect(lambda r, i: progress.append((r, i)))
+    finished_with: list[int] = []
+    controller.scan_finished.connect(lambda _r: finished_with.append(len(rows_at_insert)))
+    with qtbot.waitSignal(controller.scan_finished, timeout=30_000) as blocker:
+        controller.open_data_dir(data)
+    assert started == [True]
+    assert finished_with[0] >= 2  # several batches arrived before the scan finished
+    assert 0 < rows_at_insert[0] < 300 and controller.model.rowCount() == 300
+    assert progress[-1] == (60, 300)
+    assert blocker.args[0].runs_seen == 60 and blocker.args[0].images == []
+
+
+def test_switching_folder_mid_scan_leaves_only_the_new_rows(qtbot, controller, tmp_path
+                                                            ) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    for n in range(60):
+        add_run(old, n, posts=5)
+    for n in (200, 201):
+        add_run(new, n)
+    switched: list[bool] = []
+
+    def switch(*_: object) -> None:
+        if not switched:
+            switched.append(True)
+            controller.open_data_dir(new)
+
+    controller.model.rowsInserted.connect(switch)
+    controller.open_data_dir(old)
+    qtbot.waitUntil(lambda: bool(switched), timeout=20_000)
+    qtbot.waitUntil(lambda: controller.is_idle() and controller.model.rowCount() == 2,
+                    timeout=20_000)
+    qtbot.wait(100)  # anything of the old folder still in flight would land now
+    assert controller.model.ids() == {image_id(200), image_id(201)}
+    assert controller.data_dir() == new.resolve()
+
+
+def test_heart_shows_at_once_and_reaches_the_file(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    model = controller.model
+    controller.set_favorite(image_id(4), True)
+    assert model.is_favorite(image_id(4))  # before any event loop turn: optimistic
+    qtbot.waitUntil(lambda: image_id(4) in favorites_on_disk(data).get("favorites", {}),
+                    timeout=5000)
+    # The delegate's way: setData on the proxy.
+    proxy = controller.proxy
+    row = next(r for r in range(proxy.rowCount())
+               if proxy.index(r, 0).data(ImageRole.IMAGE_ID) == image_id(0))
+    assert proxy.setData(proxy.index(row, 0), True, ImageRole.IS_FAVORITE)
+    assert proxy.index(row, 0).data(ImageRole.IS_FAVORITE) is True
+    qtbot.waitUntil(lambda: image_id(0) in favorites_on_disk(data).get("favorites", {}),
+                    timeout=5000)
+    qtbot.waitUntil(controller.is_idle, timeout=5000)
+    assert set(favorites_on_disk(data)["favorites"]) == {image_id(0), image_id(1), image_id(4)}
+
+
+def test_failed_write_rolls_back_and_says_which_file(qtbot, controller, data, monkeypatch
+                                                     ) -> None:
+    open_and_wait(qtbot, controller, data)
+    before = (data / "gallery-favorites.json").read_bytes()
+
+    def refuse(src: object, dst: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    shown: list[bool] = []
+    with qtbot.waitSignal(controller.write_failed, timeout=5000) as blocker:
+        controller.toggle_favorite(image_id(1))
+        shown.append(controller.model.is_favorite(image_id(1)))
+    assert shown == [False]  # the optimistic change showed first
+    message = blocker.args[0]
+    assert str(data.resolve() / "gallery-favorites.json") in message
+    assert "Read-only file system" in message
+    assert controller.model.is_favorite(image_id(1))  # rolled back to the stored value
+    assert (data / "gallery-favorites.json").read_bytes() == before
+
+
+def test_fifty_fast_clicks_end_right_on_disk_and_screen(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    proxy = controller.proxy
+    row = next(r for r in range(proxy.rowCount())
+               if proxy.index(r, 0).data(ImageRole.IMAGE_ID) == image_id(3))
+    index = proxy.index(row, 0)
+    for _ in range(51):
+        proxy.setData(index, not index.data(ImageRole.IS_FAVORITE), ImageRole.IS_FAVORITE)
+    assert index.data(ImageRole.IS_FAVORITE) is True
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    assert favorites_on_disk(data)["favorites"].get(image_id(3)) is True
+    assert controller.model.is_favorite(image_id(3))
+    for _ in range(50):
+        controller.toggle_favorite(image_id(3))
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    assert favorites_on_disk(data)["favorites"].get(image_id(3)) is True
+    assert controller.model.is_favorite(image_id(3))
+
+
+def test_undo_takes_back_the_last_heart_changes(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    assert not controller.can_undo() and not controller.undo()
+    controller.set_favorite(image_id(5), True)
+    controller.set_favorite(image_id(1), False)
+    assert controller.can_undo()
+    assert controller.undo()
+    assert controller.model.is_favorite(image_id(1))
+    assert controller.undo()
+    assert not controller.model.is_favorite(image_id(5))
+    assert not controller.can_undo()
+    qtbot.waitUntil(controller.is_idle, timeout=5000)
+    assert set(favorites_on_disk(data)["favorites"]) == {image_id(1)}
+
+
+def test_favorites_only_view_drops_an_unfavorited_row(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    controller.set_favorite(image_id(3), True)
+    controller.proxy.set_favorites_only(True)
+    assert controller.proxy.rowCount() == 2
+    with qtbot.waitSignal(controller.proxy.rowsRemoved):
+        controller.set_favorite(image_id(1), False)
+    assert [controller.proxy.index(r, 0).data(ImageRole.IMAGE_ID)
+            for r in range(controller.proxy.rowCount())] == [image_id(3)]
+    controller.undo()
+    assert controller.proxy.rowCount() == 2
+
+
+def test_record_use_counts_through_the_store(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    index = controller.model.index(controller.model.row_of(image_id(2)))
+    with qtbot.waitSignal(controller.model.dataChanged, timeout=5000) as blocker:
+        controller.record_use(image_id(2))
+    assert blocker.args[2] == [ImageRole.USAGE_COUNT]
+    assert index.data(ImageRole.USAGE_COUNT) == 4
+    qtbot.waitUntil(controller.is_idle, timeout=5000)
+    assert favorites_on_disk(data)["usageCounts"][image_id(2)] == 4
+
+
+def test_visible_rows_get_thumbnails_first(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    proxy = controller.proxy
+    controller.set_visible_rows([0, 1])
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    for row in (0, 1):
+        assert proxy.index(row, 0).data(ImageRole.THUMB_STATE) == ThumbState.READY
+        assert isinstance(proxy.index(row, 0).data(Qt.ItemDataRole.DecorationRole), QPixmap)
+    assert proxy.index(4, 0).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+
+
+def test_a_broken_image_gets_the_broken_state(qtbot, controller, data) -> None:
+    (data / "runs" / run_id(5) / "slide-1.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    open_and_wait(qtbot, controller, data)
+    controller.set_visible_rows([0])
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    index = controller.proxy.index(0, 0)
+    assert index.data(ImageRole.THUMB_STATE) == ThumbState.BROKEN
+    assert index.data(ImageRole.THUMB_ERROR)
+
+
+def test_thumbnail_size_picks_an_edge_and_reloads_visible_rows(qtbot, controller, data
+                                                               ) -> None:
+    open_and_wait(qtbot, controller, data)
+    controller.set_visible_rows([0])
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    controller.set_thumbnail_size(100)
+    assert controller.thumbnail_edge() == edge_for(100, 1.0) == 160
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    assert controller.proxy.index(0, 0).data(ImageRole.THUMB_STATE) == ThumbState.READY
+    assert edge_for(300, 2.0) == 768 and edge_for(5000, 1.0) == 1024
+
+
+def test_problems_include_bad_runs_and_a_corrupt_favorites_file(qtbot, controller, data
+                                                                ) -> None:
+    make_run(data, run_id(30), raw=b"{ not json")
+    (data / "gallery-favorites.json").write_text("{ nope", encoding="utf-8")
+    reports: list[list] = []
+    controller.problems_changed.connect(reports.append)
+    open_and_wait(qtbot, controller, data)
+    qtbot.waitUntil(lambda: bool(reports) and len(reports[-1]) == 2, timeout=10_000)
+    paths = sorted(item.path for item in reports[-1])
+    assert any(run_id(30) in p for p in paths)
+    assert str(data.resolve() / "gallery-favorites.json") in paths
+
+
+def test_rescan_applies_a_diff(qtbot, controller, data) -> None:
+    open_and_wait(qtbot, controller, data)
+    resets: list[bool] = []
+    controller.model.modelReset.connect(lambda: resets.append(True))
+    add_run(data, 40)
+    with qtbot.waitSignal(controller.scan_finished, timeout=10_000):
+        controller.rescan()
+    qtbot.waitUntil(lambda: controller.model.row_of(image_id(40)) == 0, timeout=5000)
+    assert resets == []
+
+
+def test_idle_follows_the_work(qtbot, controller, data) -> None:
+    states: list[bool] = []
+    controller.idle_changed.connect(states.append)
+    open_and_wait(qtbot, controller, data)
+    assert states[0] is False and states[-1] is True and controller.is_idle()
+
+
+def test_shutdown_flushes_pending_writes(qtbot, tmp_path, data) -> None:
+    controller = GalleryController(tmp_path / "cache2")
+    open_and_wait(qtbot, controller, data)
+    controller.set_favorite(image_id(0), True)
+    controller.shutdown()
+    controller.shutdown()  # twice is harmless
+    assert favorites_on_disk(data)["favorites"].get(image_id(0)) is True
+    assert controller.is_idle()
