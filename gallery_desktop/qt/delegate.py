@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QRectF,
     QSize,
@@ -18,15 +20,17 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetrics,
+    QImage,
     QMouseEvent,
     QPainter,
     QPainterPath,
+    QPen,
     QPixmap,
     QPixmapCache,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from gallery_desktop.qt import icons
+from gallery_desktop.qt import icons, theme
 from gallery_desktop.qt.icons import IconName
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 
@@ -42,6 +46,7 @@ CORNER_RADIUS = 6.0
 BADGE_HEIGHT = 20
 
 # A dark neutral scheme: images carry the colour, the chrome stays out of the way.
+VIEW_BACKGROUND = QColor(theme.WINDOW)  # the grid's own background (see theme.py)
 TILE_COLOR = QColor("#202227")
 HOVER_COLOR = QColor(255, 255, 255, 14)
 ACCENT = QColor("#a855f7")
@@ -59,6 +64,8 @@ _PLACEHOLDERS: dict[int, tuple[IconName, str]] = {
     ThumbState.REMOTE: (IconName.IMAGE_REMOTE, "Remote image"),
 }
 
+_HINTS = QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform
+
 # Scaled, rounded thumbnails are cached by Qt's global pixmap cache, which is small by default.
 _PIXMAP_CACHE_KB = 128 * 1024
 
@@ -69,6 +76,34 @@ def caption_font(base: QFont) -> QFont:
     if font.pointSizeF() > 0:
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.92))
     return font
+
+
+# Painting runs for every visible cell on every frame: fonts, metrics and elided captions
+# are made once and looked up after that.
+_CAPTION_FONTS: dict[str, tuple[QFont, QFontMetrics]] = {}
+_LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_ROLE_FAVORITE = int(ImageRole.IS_FAVORITE)
+_ROLE_USAGE = int(ImageRole.USAGE_COUNT)
+_ROLE_THUMB_STATE = int(ImageRole.THUMB_STATE)
+_ROLE_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ROLE_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+
+
+def caption_style(base: QFont) -> tuple[QFont, QFontMetrics]:
+    """The caption font for the view font ``base`` and its metrics (cached)."""
+    key = base.key()
+    found = _CAPTION_FONTS.get(key)
+    if found is None:
+        font = caption_font(base)
+        found = _CAPTION_FONTS[key] = (font, QFontMetrics(font))
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _elided(text: str, width: int, font_key: str) -> str:
+    metrics = _CAPTION_FONTS[font_key][1]
+    line = " ".join(text.split())  # one line: newlines and runs of spaces collapse
+    return metrics.elidedText(line, Qt.TextElideMode.ElideRight, width)
 
 
 def cell_size(thumb_px: int, caption_height: int) -> QSize:
@@ -109,22 +144,77 @@ def fitted_size(source: QSize, bounds: QSize) -> QSize:
                  max(1, min(bounds.height(), round(source.height() * scale))))
 
 
-def _rounded_thumbnail(source: QPixmap, size: QSize, dpr: float) -> QPixmap:
-    """``source`` scaled to ``size`` logical pixels with rounded corners, via the pixmap cache."""
-    key = f"gd-thumb:{source.cacheKey()}:{size.width()}x{size.height()}@{dpr}"
+def over(top: QColor, bottom: QColor) -> QColor:
+    """``top`` (possibly translucent) composited over opaque ``bottom``."""
+    alpha = top.alphaF()
+    return QColor.fromRgbF(top.redF() * alpha + bottom.redF() * (1 - alpha),
+                           top.greenF() * alpha + bottom.greenF() * (1 - alpha),
+                           top.blueF() * alpha + bottom.blueF() * (1 - alpha))
+
+
+def _rounded_thumbnail(source: QPixmap, size: QSize, dpr: float, corners: QColor) -> QPixmap:
+    """``source`` scaled to ``size`` logical pixels, its corners rounded onto ``corners``.
+
+    The result is opaque: blending a translucent pixmap costs the raster engine several times
+    more than copying an opaque one, and every visible cell blits one per frame.
+    """
+    key = f"gd-thumb:{source.cacheKey()}:{size.width()}x{size.height()}@{dpr}:{corners.rgb()}"
     found = QPixmap()
     if QPixmapCache.find(key, found):
         return found
-    result = QPixmap(round(size.width() * dpr), round(size.height() * dpr))
-    result.setDevicePixelRatio(dpr)
-    result.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(result)
-    painter.setRenderHints(QPainter.RenderHint.Antialiasing
-                           | QPainter.RenderHint.SmoothPixmapTransform)
+    image = QImage(round(size.width() * dpr), round(size.height() * dpr),
+                   QImage.Format.Format_RGB32)
+    image.setDevicePixelRatio(dpr)
+    image.fill(corners)
+    painter = QPainter(image)
+    painter.setRenderHints(_HINTS)
     path = QPainterPath()
     path.addRoundedRect(QRectF(0, 0, size.width(), size.height()), CORNER_RADIUS, CORNER_RADIUS)
     painter.setClipPath(path)
     painter.drawPixmap(QRect(0, 0, size.width(), size.height()), source)
+    painter.end()
+    result = QPixmap.fromImage(image)
+    QPixmapCache.insert(key, result)
+    return result
+
+
+def _pill(width: int, height: int, dpr: float, fill: QColor) -> QPixmap:
+    """A small rounded pill (the usage badge's background), rendered once, then blitted."""
+    key = f"gd-pill:{width}x{height}:{dpr}:{fill.name(QColor.NameFormat.HexArgb)}"
+    found = QPixmap()
+    if QPixmapCache.find(key, found):
+        return found
+    result = QPixmap(max(1, round(width * dpr)), max(1, round(height * dpr)))
+    result.setDevicePixelRatio(dpr)
+    result.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(result)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(fill)
+    painter.drawRoundedRect(QRectF(0, 0, width, height), height / 2, height / 2)
+    painter.end()
+    QPixmapCache.insert(key, result)
+    return result
+
+
+def _heart_button(edge: int, favorite: bool, dpr: float) -> QPixmap:
+    """The heart disc with its glyph, from the pixmap cache."""
+    key = f"gd-heart:{edge}:{favorite}:{dpr}"
+    found = QPixmap()
+    if QPixmapCache.find(key, found):
+        return found
+    result = QPixmap(round(edge * dpr), round(edge * dpr))
+    result.setDevicePixelRatio(dpr)
+    result.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(result)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(icons.HEART_COLOR if favorite else HEART_IDLE_FILL)
+    painter.drawEllipse(QRectF(0, 0, edge, edge))
+    glyph_edge = round(edge * 0.56)
+    name = IconName.HEART_FILLED if favorite else IconName.HEART_OUTLINE
+    glyph = icons.pixmap(name, glyph_edge, QColor("white"), dpr)
+    painter.drawPixmap((edge - glyph_edge) // 2, (edge - glyph_edge) // 2 + 1, glyph)
     painter.end()
     QPixmapCache.insert(key, result)
     return result
@@ -145,7 +235,7 @@ class GalleryDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         """The cell size for the view's icon size and one caption line."""
         thumb = max(option.decorationSize.width(), option.decorationSize.height(), 32)
-        return cell_size(thumb, QFontMetrics(caption_font(option.font)).height())
+        return cell_size(thumb, caption_style(option.font)[1].height())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         """Draw the cell: background, tile, thumbnail or placeholder, badges, caption."""
@@ -160,47 +250,48 @@ class GalleryDelegate(QStyledItemDelegate):
         state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hovered = bool(state & QStyle.StateFlag.State_MouseOver)
-        painter.setRenderHints(QPainter.RenderHint.Antialiasing
-                               | QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setRenderHints(_HINTS)
         painter.setPen(Qt.PenStyle.NoPen)
-        frame = QRectF(cell).adjusted(2, 2, -2, -2)
-        if selected:
-            painter.setBrush(SELECTED_FILL)
-            painter.drawRoundedRect(frame, CORNER_RADIUS + 3, CORNER_RADIUS + 3)
-        elif hovered:
-            painter.setBrush(HOVER_COLOR)
-            painter.drawRoundedRect(frame, CORNER_RADIUS + 3, CORNER_RADIUS + 3)
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        background = VIEW_BACKGROUND
+        if selected or hovered:
+            fill = SELECTED_FILL if selected else HOVER_COLOR
+            background = over(fill, VIEW_BACKGROUND)
+            painter.setBrush(fill)
+            painter.drawRoundedRect(QRectF(cell).adjusted(2, 2, -2, -2), CORNER_RADIUS + 3,
+                                    CORNER_RADIUS + 3)
 
         tile = image_rect(cell)
-        painter.setBrush(TILE_COLOR)
-        painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
-        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
-        decoration = index.data(Qt.ItemDataRole.DecorationRole)
+        decoration = index.data(_ROLE_DECORATION)
+        size = QSize()
         if isinstance(decoration, QPixmap) and not decoration.isNull():
-            logical = decoration.deviceIndependentSize().toSize()
-            size = fitted_size(logical, tile.size())
-            target = QRect(0, 0, size.width(), size.height())
+            size = fitted_size(decoration.deviceIndependentSize().toSize(), tile.size())
+        if size != tile.size():
+            # The tile shows around letterboxed images and behind placeholders.
+            painter.setBrush(TILE_COLOR)
+            painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
+        if isinstance(decoration, QPixmap) and not size.isEmpty():
+            # A letterboxed image's corners lie on the tile; a filling one's on the cell.
+            corners = background if size == tile.size() else TILE_COLOR
+            target = QRect(QPoint(0, 0), size)
             target.moveCenter(tile.center())
-            painter.drawPixmap(target.topLeft(), _rounded_thumbnail(decoration, size, dpr))
+            painter.drawPixmap(target.topLeft(),
+                               _rounded_thumbnail(decoration, size, dpr, corners))
         else:
-            self._paint_placeholder(painter, tile, index.data(ImageRole.THUMB_STATE), dpr,
+            self._paint_placeholder(painter, tile, index.data(_ROLE_THUMB_STATE), dpr,
                                     option.font)
-
         if selected:
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            pen = painter.pen()
-            pen.setColor(ACCENT)
-            pen.setWidthF(2.0)
-            pen.setStyle(Qt.PenStyle.SolidLine)
-            painter.setPen(pen)
+            painter.setPen(QPen(ACCENT, 2.0))
             painter.drawRoundedRect(QRectF(tile).adjusted(-1, -1, 1, 1), CORNER_RADIUS + 1,
                                     CORNER_RADIUS + 1)
             painter.setPen(Qt.PenStyle.NoPen)
 
-        favorite = bool(index.data(ImageRole.IS_FAVORITE))
+        favorite = bool(index.data(_ROLE_FAVORITE))
         if favorite or hovered:
-            self._paint_heart(painter, heart_rect(cell), favorite, dpr)
-        usage = index.data(ImageRole.USAGE_COUNT)
+            painter.drawPixmap(heart_rect(cell).topLeft(),
+                               _heart_button(HEART_SIZE, favorite, dpr))
+        usage = index.data(_ROLE_USAGE)
         if isinstance(usage, int) and usage > 0:
             self._paint_usage_badge(painter, tile, usage, dpr, option.font)
         self._paint_caption(painter, cell, index, option.font, selected)
@@ -228,16 +319,6 @@ class GalleryDelegate(QStyledItemDelegate):
                                                 text_rect.width()))
             painter.setPen(Qt.PenStyle.NoPen)
 
-    def _paint_heart(self, painter: QPainter, rect: QRect, favorite: bool, dpr: float) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(icons.HEART_COLOR if favorite else HEART_IDLE_FILL)
-        painter.drawEllipse(QRectF(rect))
-        edge = round(rect.width() * 0.56)
-        name = IconName.HEART_FILLED if favorite else IconName.HEART_OUTLINE
-        glyph = icons.pixmap(name, edge, QColor("white"), dpr)
-        painter.drawPixmap(rect.left() + (rect.width() - edge) // 2,
-                           rect.top() + (rect.height() - edge) // 2 + 1, glyph)
-
     def _paint_usage_badge(self, painter: QPainter, tile: QRect, usage: int, dpr: float,
                            font: QFont) -> None:
         small = caption_font(font)
@@ -248,9 +329,7 @@ class GalleryDelegate(QStyledItemDelegate):
         width = 8 + glyph_edge + 4 + metrics.horizontalAdvance(text) + 8
         badge = QRect(tile.left() + HEART_MARGIN, tile.bottom() - HEART_MARGIN - BADGE_HEIGHT + 1,
                       width, BADGE_HEIGHT)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(BADGE_FILL)
-        painter.drawRoundedRect(QRectF(badge), BADGE_HEIGHT / 2, BADGE_HEIGHT / 2)
+        painter.drawPixmap(badge.topLeft(), _pill(badge.width(), badge.height(), dpr, BADGE_FILL))
         painter.drawPixmap(badge.left() + 8, badge.top() + (BADGE_HEIGHT - glyph_edge) // 2,
                            icons.pixmap(IconName.COPY, glyph_edge, QColor("#e6e8ec"), dpr))
         painter.setFont(small)
@@ -261,17 +340,14 @@ class GalleryDelegate(QStyledItemDelegate):
 
     def _paint_caption(self, painter: QPainter, cell: QRect, index: AnyIndex, font: QFont,
                        selected: bool) -> None:
-        text = index.data(Qt.ItemDataRole.DisplayRole)
+        text = index.data(_ROLE_DISPLAY)
         if not text:
             return
-        small = caption_font(font)
-        metrics = QFontMetrics(small)
+        small, metrics = caption_style(font)
         rect = caption_rect(cell, metrics.height())
         painter.setFont(small)
         painter.setPen(CAPTION_SELECTED_COLOR if selected else CAPTION_COLOR)
-        line = " ".join(str(text).split())  # one line: newlines and runs of spaces collapse
-        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(line, Qt.TextElideMode.ElideRight, rect.width()))
+        painter.drawText(rect, _LEFT_MIDDLE, _elided(str(text), rect.width(), font.key()))
 
     def editorEvent(self, event: QEvent, model: QAbstractItemModel,
                     option: QStyleOptionViewItem, index: AnyIndex) -> bool:
