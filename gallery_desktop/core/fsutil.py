@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -18,6 +19,26 @@ TEMP_SUFFIX = ".tmp"
 # target open (antivirus, indexers, the web server reading it): retry for a short while.
 _REPLACE_RETRIES = 20 if sys.platform == "win32" else 1
 _REPLACE_DELAY_S = 0.025
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _new_file_mode(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets what ``open()`` would give it."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def temp_prefix(path: Path) -> str:
@@ -51,9 +72,10 @@ def fsync_dir(directory: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> os.stat_result:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
-    Writes a temp file in the same folder, fsyncs it, renames it over ``path`` and fsyncs
-    the folder. On any failure the temp file is removed and ``path`` is untouched. Once the
-    rename is done the write counts as done: a failing folder fsync is only logged.
+    Writes a temp file in the same folder (with ``path``'s permissions, or the umask's
+    for a new file), fsyncs it, renames it over ``path`` and fsyncs the folder. On any
+    failure the temp file is removed and ``path`` is untouched. Once the rename is done
+    the write counts as done: a failing folder fsync is only logged.
 
     Args:
         path: The file to (re)place; its folder must exist.
@@ -66,9 +88,14 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
     Raises:
         OSError: the write, the fsync or the rename failed.
     """
+    mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
     try:
         try:
+            if hasattr(os, "fchmod"):
+                # mkstemp makes 0600 files: other readers (the web server, when it runs
+                # as another user) would lose access after our first write.
+                os.fchmod(fd, mode)
             # Raw os.write: no extra buffer copy of large payloads, and a full disk
             # surfaces here as OSError(ENOSPC) rather than later on close.
             view = memoryview(data)

@@ -316,6 +316,17 @@ def test_stale_temp_files_are_cleaned_on_load_but_fresh_ones_kept(path: Path) ->
     assert store.favorites() == {"a"}
 
 
+def test_writes_keep_the_file_permissions(path: Path) -> None:
+    store = store_on(path)
+    store.set_favorite("a", True)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it
+    path.chmod(0o640)
+    store.set_favorite("b", True)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 # -- write faults ------------------------------------------------------------------------
 
 
