@@ -199,10 +199,14 @@ class GalleryView(QListView):
             self.open_requested.emit(self.currentIndex())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Space toggles the heart, Enter opens; the rest is the list view's navigation."""
+        """H and Space toggle the heart, Enter opens; the rest is the list view's navigation.
+
+        (H normally arrives as the heart action's shortcut; handling it here too keeps it
+        from falling through to the list's type-ahead search when no shortcut fired.)
+        """
         plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier,
                                       Qt.KeyboardModifier.KeypadModifier)
-        if plain and event.key() == Qt.Key.Key_Space:
+        if plain and event.key() in (Qt.Key.Key_Space, Qt.Key.Key_H):
             self.toggle_current_favorite()
             event.accept()
             return

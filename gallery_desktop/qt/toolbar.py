@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
@@ -87,11 +87,7 @@ class MainToolBar(QToolBar):
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
         self._search_timer.timeout.connect(self.apply_search)
         field.textChanged.connect(lambda _text: self._search_timer.start())
-        clear = QAction(field)
-        clear.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        clear.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        clear.triggered.connect(self._on_escape)
-        field.addAction(clear)
+        field.installEventFilter(self)  # Esc clears the search and hands focus back
         return field
 
     def _build_sort(self) -> QComboBox:
@@ -133,9 +129,14 @@ class MainToolBar(QToolBar):
         self.search_field.setFocus()
         self.search_field.selectAll()
 
-    def _on_escape(self) -> None:
-        self.clear_search()
-        self.search_cleared.emit()
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Esc in the search field clears it and returns to the grid."""
+        if (watched is self.search_field and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            self.clear_search()
+            self.search_cleared.emit()
+            return True
+        return super().eventFilter(watched, event)
 
     # -- sort and size ----------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ def open_window(qtbot, controller: GalleryController, settings: AppSettings,
         window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitActive(window)  # window shortcuts (Ctrl+Z, Ctrl+C) need the active window
     if data is not None:
         with qtbot.waitSignal(controller.scan_finished, timeout=TIMEOUT):
             window.open_data_dir(data)

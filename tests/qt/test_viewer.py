@@ -59,6 +59,8 @@ def viewer(qtbot, proxy: GalleryProxy) -> ImageViewer:
     qtbot.addWidget(viewer)
     viewer.show()
     qtbot.waitExposed(viewer)
+    viewer.activateWindow()
+    qtbot.waitActive(viewer)  # its keys are window shortcuts
     return viewer
 
 
