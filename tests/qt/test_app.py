@@ -138,3 +138,27 @@ def test_every_icon_renders_and_the_desktop_entry_is_complete(qapp) -> None:
     assert lines["Type"] == "Application" and lines["Exec"] == "gallery-desktop"
     assert lines["Icon"] == "gallery-desktop" and lines["Name"] == "Gallery"
     assert icons.icon_path(icons.IconName.APP).stem == lines["Icon"]
+
+
+def test_an_unexpected_error_leaves_a_crash_report_and_a_log(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    code = ("import logging, sys\n"
+            "from pathlib import Path\n"
+            "from gallery_desktop.app import configure_logging, install_crash_handler\n"
+            f"logs = Path({str(logs)!r})\n"
+            "configure_logging(False, logs)\n"
+            "install_crash_handler(logs)\n"
+            "logging.getLogger('gallery_desktop.test').info('about to fail')\n"
+            "raise RuntimeError('boom in a slot')\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
+                                         if p)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    (report,) = logs.glob("crash-*.txt")
+    text = report.read_text(encoding="utf-8")
+    assert "RuntimeError: boom in a slot" in text and __version__ in text
+    assert str(report) in result.stderr
+    log_text = (logs / "gallery-desktop.log").read_text(encoding="utf-8")
+    assert "about to fail" in log_text and "boom in a slot" in log_text
