@@ -21,8 +21,9 @@ RELATIVE_DATA_PREFIX = "data/"
 # "file:", "data:", "javascript:" ... and Windows drive letters ("C:") all look like a scheme.
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _REMOTE_PREFIXES = ("http://", "https://")
-# A server path with nothing to decode, strip or check: "/data/<folders>/<name>".
-_PLAIN_SERVER_PATH = re.compile(r"/data/((?:[\w\-. ]+/)*)([\w\-. ]+)")
+_RUNS_PREFIX = SERVER_PREFIX + "runs/"
+# Characters that send a file name through the general path (decoding, stripping, escapes).
+_UNSAFE = frozenset("%?#\\\x00")
 
 
 def _child_path(parent: Path, name: str) -> Path:
@@ -55,38 +56,37 @@ class ImageLocator:
         self._dirs: dict[str, Path | None] = {self.root_str: self.root}
         # Run folder as given -> its real location as a string.
         self._run_bases: dict[str, str] = {}
-        # Folder part of a plain server path ("runs/X/") -> (absolute string, real Path or None).
-        self._server_dirs: dict[str, tuple[str, Path | None]] = {}
+        # "/data/runs/<runId>" of the run folders known to be real -> (real string, real Path).
+        self._server_dirs: dict[str, tuple[str, Path]] = {}
+        self._runs_str = os.path.join(self.root_str, "runs")
 
     def is_inside(self, real_path: str) -> bool:
         """Whether an already resolved absolute path lies inside the data folder."""
         return real_path == self.root_str or real_path.startswith(self._root_prefix)
 
-    def add_real_dir(self, real_dir: Path, given: Path | None = None) -> None:
-        """Record a folder known to be real and inside the root (e.g. a run folder just listed).
+    def add_run_dir(self, given: str, real: Path, real_str: str) -> None:
+        """Record a run folder known to be real (no symlink on the way) and inside the root.
 
         Args:
-            real_dir: The folder's real path (no symlinks), inside the data folder.
-            given: The same folder as callers will pass it as ``run_dir``, when it differs.
+            given: The run folder as callers will pass it as ``run_dir``, as a string.
+            real: Its real location.
+            real_str: The same, as a string (saves formatting the Path).
         """
-        real_str = str(real_dir)
-        self._dirs[real_str] = real_dir
-        self._run_bases[str(given if given is not None else real_dir)] = real_str
+        self._dirs[real_str] = real
+        self._run_bases[given] = real_str
+        parent, _, name = real_str.rpartition(os.sep)
+        if parent == self._runs_str:
+            self._server_dirs[_RUNS_PREFIX + name] = (real_str, real)
 
     def resolve(self, url: str, run_dir: Path) -> tuple[Path | None, ImageSource]:
         """Map one image URL to a file inside the data folder; see ``resolve_image_url``."""
-        if url.__class__ is str and url.startswith(SERVER_PREFIX) and "/." not in url:
-            # The common case, "/data/runs/<runId>/slide-1.png", without the general checks.
-            plain = _PLAIN_SERVER_PATH.fullmatch(url)
-            if plain is not None:
-                folder, name = plain.groups()
-                known = self._server_dirs.get(folder)
-                if known is None:
-                    folder_str = (os.path.join(self.root_str, folder[:-1]) if folder
-                                  else self.root_str)
-                    known = self._server_dirs[folder] = (folder_str, self._real_dir(folder_str))
-                if known[1] is not None:
-                    return self._file_in(known[1], known[0], name)
+        if url.__class__ is str and url.startswith(_RUNS_PREFIX):
+            # The common case, "/data/runs/<runId>/slide-1.png" in a run folder this locator
+            # has been told about, without the general checks.
+            head, _, name = url.rpartition("/")
+            known = self._server_dirs.get(head)
+            if known is not None and name and name != ".." and _UNSAFE.isdisjoint(name):
+                return self._file_in(known[1], known[0], name)
         return self._resolve(url, run_dir)
 
     def _resolve(self, url: str, run_dir: Path) -> tuple[Path | None, ImageSource]:

@@ -195,17 +195,27 @@ def _image_builder() -> Callable[[Sequence[Any]], GalleryImage]:
 
 
 new_image = _image_builder()
-_ALL_FIELDS = fields(GalleryImage)
-if tuple(f.name for f in _ALL_FIELDS[:len(_IMAGE_FIELDS)]) == _IMAGE_FIELDS and all(
-        f.default is not MISSING for f in _ALL_FIELDS[len(_IMAGE_FIELDS):]):
-    # Fields added after these have defaults (records.py only grows at the end).
-    _TAIL = tuple(f.default for f in _ALL_FIELDS[len(_IMAGE_FIELDS):])
 
-    def _make_image(values: tuple[Any, ...]) -> GalleryImage:
-        return new_image(values + _TAIL if _TAIL else values)
-else:  # pragma: no cover - only if records.py is reordered
-    def _make_image(values: tuple[Any, ...]) -> GalleryImage:
-        return GalleryImage(**dict(zip(_IMAGE_FIELDS, values, strict=True)))
+
+def _image_maker() -> Callable[[tuple[Any, ...]], GalleryImage]:
+    """Makes images from values in ``_IMAGE_FIELDS`` order (fields added later get defaults)."""
+    all_fields = fields(GalleryImage)
+    tail = all_fields[len(_IMAGE_FIELDS):]
+    if (tuple(f.name for f in all_fields[:len(_IMAGE_FIELDS)]) != _IMAGE_FIELDS
+            or any(f.default is MISSING for f in tail)):  # records.py reordered: be correct
+        return lambda values: GalleryImage(**dict(zip(_IMAGE_FIELDS, values, strict=True)))
+    if not tail:
+        return new_image
+    defaults = tuple(f.default for f in tail)
+    return lambda values: new_image(values + defaults)
+
+
+_make_image = _image_maker()
+
+
+def _where(order: int, sub: str) -> str:
+    """The place of a field in messages: "posts[2].momPost." (order -1: the run itself)."""
+    return f"posts[{order}].{sub}" if order >= 0 else sub
 
 
 class _MetaReader:
@@ -228,27 +238,32 @@ class _MetaReader:
         log.info("%s: %s", self.meta_path, reason)
         self.problems.append(SkippedItem(self.meta_path, reason))
 
-    def texts(self, obj: dict[str, Any], keys: tuple[str, ...], where: str) -> list[Any]:
-        """Text fields of ``obj``: a missing, null or wrongly typed one gives None."""
+    def texts(self, obj: dict[str, Any], keys: tuple[str, ...], order: int,
+              sub: str = "") -> list[Any]:
+        """Text fields of ``obj`` (in post ``order``, -1 for the run): a missing, null or
+        wrongly typed one gives None."""
         values = list(map(obj.get, keys))
         if self.check_chars or not _TEXT_TYPES.issuperset(map(type, values)):
             for i, value in enumerate(values):
                 if value.__class__ is str:
                     if not _is_utf8(value):
-                        self.problem(f"{where}{keys[i]} holds broken characters: replaced")
+                        self.problem(f"{_where(order, sub)}{keys[i]} holds broken characters: "
+                                     "replaced")
                         values[i] = _SURROGATE.sub("\ufffd", value)
                 elif value is not None:
-                    self.problem(f"{where}{keys[i]} is {_json_kind(value)}, not text: ignored")
+                    self.problem(f"{_where(order, sub)}{keys[i]} is {_json_kind(value)}, "
+                                 "not text: ignored")
                     values[i] = None
         return values
 
-    def obj(self, obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
+    def obj(self, obj: dict[str, Any], key: str, order: int) -> dict[str, Any] | None:
         """An object field; anything else is treated as missing (and noted unless null)."""
         value = obj.get(key)
         if value.__class__ is dict:
             return value
         if value is not None:
-            self.problem(f"{where}{key} is {_json_kind(value)}, not an object: ignored")
+            self.problem(f"{_where(order, '')}{key} is {_json_kind(value)}, not an object: "
+                         "ignored")
         return None
 
     def images(self, meta: dict[str, Any], mtime: float) -> list[GalleryImage]:
@@ -258,10 +273,10 @@ class _MetaReader:
             if posts is not None:
                 self.problem(f"posts is {_json_kind(posts)}, not a list: no images")
             return []
-        mode, topic, status = self.texts(meta, _META_KEYS, "")
-        config = self.obj(meta, "momConfig", "")
+        mode, topic, status = self.texts(meta, _META_KEYS, -1)
+        config = self.obj(meta, "momConfig", -1)
         aspect, model, audience, image_model, style = (
-            self.texts(config, _CONFIG_KEYS, "momConfig.") if config else (None,) * 5)
+            self.texts(config, _CONFIG_KEYS, -1, "momConfig.") if config else (None,) * 5)
         count = meta.get("count")
         if count is not None and count.__class__ not in (int, float):
             self.problem(f"count is {_json_kind(count)}, not a number: ignored")
@@ -296,29 +311,29 @@ class _MetaReader:
     def image(self, post: dict[str, Any], order: int, shared_a: tuple[Any, ...],
               shared_b: tuple[Any, ...]) -> GalleryImage | None:
         """The image of one post, or None when it has none (yet)."""
-        where = f"posts[{order}]."
-        final_url, raw_url, prompt, text, scheduled = self.texts(post, _POST_KEYS, where)
+        final_url, raw_url, prompt, text, scheduled = self.texts(post, _POST_KEYS, order)
         url = final_url or raw_url
         if not url:
             return None  # a post whose image is not generated yet: normal, not a problem
-        mom = self.obj(post, "momPost", where) if "momPost" in post else None
+        mom = self.obj(post, "momPost", order) if "momPost" in post else None
         if mom:
             slide_id, mprompt, caption, hook, title, subtitle = self.texts(
-                mom, _MOM_KEYS, where + "momPost.")
+                mom, _MOM_KEYS, order, "momPost.")
             prompt = mprompt or prompt
             text = caption or text
         else:
             slide_id = hook = title = subtitle = None
         if not slide_id:
-            slide_id = "slide-" + self.post_index(post, order, where)
+            slide_id = "slide-" + self.post_index(post, order)
         path, source = self.locator.resolve(url, self.run_dir)
         if source is ImageSource.OUTSIDE:
-            self.problem(f"{where}image URL {url!r} points outside the data folder: not read")
+            self.problem(f"posts[{order}] image URL {url!r} points outside the data folder: "
+                         "not read")
         return _make_image(
             (f"img_{self.run_id}_{slide_id}", self.run_id, slide_id, url, path, prompt or "",
              text or "", *shared_a, order, source, *shared_b, hook, title, subtitle, scheduled))
 
-    def post_index(self, post: dict[str, Any], order: int, where: str) -> str:
+    def post_index(self, post: dict[str, Any], order: int) -> str:
         """``post.index`` as JavaScript prints it in a template string."""
         index = post.get("index")
         if isinstance(index, int) and not isinstance(index, bool):
@@ -329,8 +344,9 @@ class _MetaReader:
             return index
         # JavaScript would print "slide-undefined" and give every such post the same id;
         # the post's place in the list keeps them apart.
-        self.problem(f"{where}index is {_json_kind(index) if index is not None else 'missing'}"
-                     f": the post's position {order + 1} is used instead")
+        kind = _json_kind(index) if index is not None else "missing"
+        self.problem(f"posts[{order}].index is {kind}: the post's position {order + 1} is used "
+                     "instead")
         return str(order + 1)
 
 
@@ -526,6 +542,7 @@ def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], b
     real_parent = None
     if locator.is_inside(runs_real):
         real_parent = runs_dir if runs_real == str(runs_dir) else Path(runs_real)
+    real_parent_str = runs_real + os.sep
     seen: list[str] = []
     for entry in entries:
         if cancelled is not None and cancelled():
@@ -559,7 +576,10 @@ def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], b
                     continue
         run_dir = make_child(runs_dir, name)
         if real_parent is not None and not entry.is_symlink():
-            locator.add_real_dir(make_child(real_parent, name), run_dir)
+            if real_parent is runs_dir:
+                locator.add_run_dir(key, run_dir, key)
+            else:
+                locator.add_run_dir(key, make_child(real_parent, name), real_parent_str + name)
         result, mtime_ns, size = reader.read_run(name, run_dir, meta_path)
         if index is not None and mtime_ns >= 0:
             index.put(key, mtime_ns, size, result)

@@ -217,3 +217,23 @@ def test_favorites_are_not_frozen_into_the_index(tmp_path: Path, data: Path) -> 
     store.set_favorite(image_id, False)
     assert [i.is_favorite for i in scan_runs(data, store, index=index).images
             if i.id == image_id] == [False]
+
+
+def test_odd_names_survive_a_round_trip(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    odd = os.fsdecode(b"caf\xe9.png")  # not UTF-8: reachable as %E9
+    posts = [{"index": 1, "finalImageUrl": "caf%E9.png", "text": "\u00e9t\u00e9 \U0001f600"},
+             {"index": 2, "finalImageUrl": "https://cdn.example.com/a.png"}]
+    run_dir = make_run(data, "run-\u00e9", posts, images=False)
+    make_image(run_dir / odd, fmt="PNG")
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    first = scan_runs(data, index=index)
+    index.save()
+    loaded = RunIndex(cache)
+    loaded.load()
+    assert len(loaded) == 1
+    again = scan_runs(data, index=loaded)
+    assert again.images == first.images
+    assert [(i.image_path, i.source) for i in again.images] == [
+        (run_dir / odd, ImageSource.LOCAL), (None, ImageSource.REMOTE)]

@@ -519,3 +519,21 @@ def test_sample_data_is_deterministic_and_the_committed_copy_scans_cleanly(
     assert {i.aspect_ratio for i in report.images} == {"1:1", "4:5", "9:16", "16:9"}
     assert {i.composition for i in report.images} == {"single", "slideshow"}
     assert {i.image_path.suffix for i in report.images if i.image_path} == {".png", ".jpg"}
+
+
+def test_scan_through_a_symlinked_data_folder(tmp_path: Path) -> None:
+    real = tmp_path / "real-data"
+    run_dir = make_run(real, RUN_ID, [{"index": 1, "finalImageUrl": f"/data/runs/{RUN_ID}/a.png"},
+                                      {"index": 2, "finalImageUrl": "b.png"}], images=False)
+    make_image(run_dir / "a.png")
+    make_image(run_dir / "b.png")
+    (run_dir / "out.png").symlink_to(tmp_path / "elsewhere.png")
+    make_image(tmp_path / "elsewhere.png")
+    make_run(real, "other", [{"index": 1, "finalImageUrl": f"/data/runs/{RUN_ID}/out.png"}])
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    report = scan_runs(alias)
+    assert [(i.image_path, i.source) for i in report.images] == [
+        (run_dir / "a.png", ImageSource.LOCAL), (run_dir / "b.png", ImageSource.LOCAL),
+        (None, ImageSource.OUTSIDE)]
+    assert {i.run_id for i in report.images} == {RUN_ID, "other"}
