@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QMenuBar
 
 from gallery_desktop.qt import icons
 from gallery_desktop.qt.icons import IconName
@@ -47,6 +48,22 @@ ITEM_ACTIONS = (ActionId.TOGGLE_FAVORITE, ActionId.OPEN_IMAGE, ActionId.COPY_IMA
 
 # Single-key shortcuts that must only fire while the grid has focus (not while typing).
 VIEW_ACTIONS = (ActionId.TOGGLE_FAVORITE, ActionId.OPEN_IMAGE)
+
+
+MENUS: tuple[tuple[str, tuple[ActionId | None, ...]], ...] = (
+    ("&File", (ActionId.OPEN_DATA_DIR, ActionId.REFRESH, None, ActionId.QUIT)),
+    ("&Edit", (ActionId.UNDO, None, ActionId.COPY_IMAGE, ActionId.COPY_PROMPT,
+               ActionId.COPY_PATH)),
+    ("&View", (ActionId.FAVORITES_ONLY, ActionId.FOCUS_SEARCH, None, ActionId.BIGGER,
+               ActionId.SMALLER)),
+    ("&Image", (ActionId.TOGGLE_FAVORITE, ActionId.OPEN_IMAGE, None, ActionId.SHOW_IN_FOLDER)),
+    ("&Help", (ActionId.SHOW_PROBLEMS, None, ActionId.ABOUT)),
+)
+
+# The grid's context menu (None: separator).
+CONTEXT_MENU: tuple[ActionId | None, ...] = (
+    ActionId.TOGGLE_FAVORITE, ActionId.OPEN_IMAGE, None, ActionId.COPY_IMAGE,
+    ActionId.COPY_PROMPT, ActionId.COPY_PATH, None, ActionId.SHOW_IN_FOLDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +126,17 @@ def create_actions(parent: QObject) -> dict[ActionId, QAction]:
         action.setStatusTip(tip)
         actions[action_id] = action
     return actions
+
+
+def fill_menu_bar(menu_bar: QMenuBar, actions: dict[ActionId, QAction]) -> None:
+    """Add the ``MENUS`` to ``menu_bar``."""
+    for title, ids in MENUS:
+        menu = menu_bar.addMenu(title)
+        for action_id in ids:
+            if action_id is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(actions[action_id])
 
 
 def copy_text(text: str) -> None:

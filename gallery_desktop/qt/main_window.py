@@ -21,17 +21,24 @@ from PySide6.QtWidgets import (
 from gallery_desktop.core.records import GalleryImage, ImageSource, ScanReport, SkippedItem
 from gallery_desktop.qt import icons
 from gallery_desktop.qt.actions import (
+    CONTEXT_MENU,
     ITEM_ACTIONS,
     VIEW_ACTIONS,
     ActionId,
     ImageCopier,
     copy_text,
     create_actions,
+    fill_menu_bar,
     reveal_in_file_manager,
 )
 from gallery_desktop.qt.gallery_view import GalleryView
-from gallery_desktop.qt.icons import IconName
-from gallery_desktop.qt.panels import EmptyState, MessageBanner, ProblemsDialog
+from gallery_desktop.qt.panels import (
+    EmptyReason,
+    EmptyState,
+    MessageBanner,
+    ProblemsDialog,
+    empty_reason,
+)
 from gallery_desktop.qt.roles import ImageRole
 from gallery_desktop.qt.settings import AppSettings
 from gallery_desktop.qt.status_bar import GalleryStatusBar
@@ -66,7 +73,6 @@ class MainWindow(QMainWindow):
         self._problems: list[SkippedItem] = []
         self._problems_dialog: ProblemsDialog | None = None
         self._viewer: ImageViewer | None = None
-        self._empty_action = self.choose_data_dir
         self.actions_by_id = create_actions(self)
         self._copier = ImageCopier(self)
         self._copier.copied.connect(self._on_image_copied)
@@ -101,7 +107,7 @@ class MainWindow(QMainWindow):
 
         self.banner = MessageBanner(self)
         self.empty_state = EmptyState(self)
-        self.empty_state.action_requested.connect(lambda: self._empty_action())
+        self.empty_state.action_requested.connect(self._on_empty_state_action)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty_state)
@@ -129,30 +135,12 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         a = self.actions_by_id
-        menus: list[tuple[str, list[ActionId | None]]] = [
-            ("&File", [ActionId.OPEN_DATA_DIR, ActionId.REFRESH, None, ActionId.QUIT]),
-            ("&Edit", [ActionId.UNDO, None, ActionId.COPY_IMAGE, ActionId.COPY_PROMPT,
-                       ActionId.COPY_PATH]),
-            ("&View", [ActionId.FAVORITES_ONLY, ActionId.FOCUS_SEARCH, None, ActionId.BIGGER,
-                       ActionId.SMALLER]),
-            ("&Image", [ActionId.TOGGLE_FAVORITE, ActionId.OPEN_IMAGE, None,
-                        ActionId.SHOW_IN_FOLDER]),
-            ("&Help", [ActionId.SHOW_PROBLEMS, None, ActionId.ABOUT]),
-        ]
-        for title, ids in menus:
-            menu = self.menuBar().addMenu(title)
-            for action_id in ids:
-                if action_id is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(a[action_id])
+        fill_menu_bar(self.menuBar(), a)
         # Single-key shortcuts (H, Return) belong to the grid, so typing in search is safe.
         for action_id in VIEW_ACTIONS:
             a[action_id].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
             self.view.addAction(a[action_id])
-        self.view.set_menu_actions([a[ActionId.TOGGLE_FAVORITE], a[ActionId.OPEN_IMAGE], None,
-                                    a[ActionId.COPY_IMAGE], a[ActionId.COPY_PROMPT],
-                                    a[ActionId.COPY_PATH], None, a[ActionId.SHOW_IN_FOLDER]])
+        self.view.set_menu_actions([a[i] if i is not None else None for i in CONTEXT_MENU])
 
     def _build_status_bar(self) -> None:
         self.status = GalleryStatusBar(self)
@@ -318,40 +306,22 @@ class MainWindow(QMainWindow):
 
     def _update_empty_state(self, *args: object) -> None:
         proxy = self._controller.proxy
-        source = proxy.sourceModel()
-        has_source_rows = source is not None and source.rowCount() > 0
         if proxy.rowCount() > 0:
             self.stack.setCurrentWidget(self.view)
             return
-        if self._controller.data_dir() is None:
-            self.empty_state.set_content(
-                IconName.FOLDER_OPEN, "Open your studio's data folder",
-                "Gallery shows every image the content studio saved under data/runs,\n"
-                "with the hearts you share with the web gallery.", "Open Data Folder…")
-            self._empty_action = self.choose_data_dir
-        elif self._scanning and not has_source_rows:
-            self.empty_state.set_content(IconName.IMAGE_LOADING, "Looking for images…",
-                                         "The first ones appear as soon as they are found.")
-            self._empty_action = self.choose_data_dir
-        elif not has_source_rows:
-            self.empty_state.set_content(
-                IconName.IMAGE_LOADING, "No images yet",
-                f"{self._controller.data_dir()} has no runs with images yet.\n"
-                "New runs appear here as the studio writes them.", "Open Another Folder…")
-            self._empty_action = self.choose_data_dir
-        elif proxy.search_text().strip():
-            self.empty_state.set_content(IconName.SEARCH, "Nothing matches your search",
-                                         f"No image mentions “{proxy.search_text().strip()}”.",
-                                         "Clear Search")
-            self._empty_action = self.toolbar.clear_search
-        else:
-            self.empty_state.set_content(
-                IconName.HEART_OUTLINE, "No favorites yet",
-                "Click the heart on an image, or press H, and it will wait for you here.",
-                "Show All Images")
-            self._empty_action = lambda: self.actions_by_id[ActionId.FAVORITES_ONLY].setChecked(
-                False)
+        source = proxy.sourceModel()
+        reason = empty_reason(self._controller.data_dir(), self._scanning,
+                              source is not None and source.rowCount() > 0, proxy.search_text())
+        self.empty_state.show_reason(reason, self._controller.data_dir(), proxy.search_text())
         self.stack.setCurrentWidget(self.empty_state)
+
+    def _on_empty_state_action(self, reason: EmptyReason) -> None:
+        if reason is EmptyReason.NO_MATCHES:
+            self.toolbar.clear_search()
+        elif reason is EmptyReason.NO_FAVORITES:
+            self.actions_by_id[ActionId.FAVORITES_ONLY].setChecked(False)
+        else:
+            self.choose_data_dir()
 
     # -- the current image ------------------------------------------------------------------
 

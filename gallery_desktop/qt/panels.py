@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication
@@ -68,18 +70,48 @@ class MessageBanner(QFrame):
         return self._label.text()
 
 
+class EmptyReason(StrEnum):
+    """Why the grid has nothing to show."""
+
+    NO_FOLDER = "no-folder"
+    SCANNING = "scanning"
+    NO_IMAGES = "no-images"
+    NO_MATCHES = "no-matches"
+    NO_FAVORITES = "no-favorites"
+
+
+def empty_reason(data_dir: Path | None, scanning: bool, has_images: bool,
+                 search_text: str) -> EmptyReason:
+    """Why an empty grid is empty (call it only when no row is shown).
+
+    Args:
+        data_dir: the open data folder.
+        scanning: whether a scan is running.
+        has_images: whether the folder has any image at all (before filtering).
+        search_text: the active search.
+    """
+    if data_dir is None:
+        return EmptyReason.NO_FOLDER
+    if not has_images:
+        return EmptyReason.SCANNING if scanning else EmptyReason.NO_IMAGES
+    if search_text.strip():
+        return EmptyReason.NO_MATCHES
+    return EmptyReason.NO_FAVORITES
+
+
 class EmptyState(QWidget):
     """A calm, centred message with an optional button, shown instead of an empty grid.
 
     Signals:
-        action_requested()   # the button was clicked
+        action_requested(object)   # the button was clicked: the EmptyReason shown
     """
 
-    action_requested = Signal()
+    action_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("emptyState")
+        self._reason = EmptyReason.NO_FOLDER
         layout = QVBoxLayout(self)
         layout.addStretch(3)
         self._glyph = QLabel(self)
@@ -99,12 +131,40 @@ class EmptyState(QWidget):
         self._button = QPushButton(self)
         self._button.setObjectName("emptyStateButton")
         self._button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self._button.clicked.connect(self.action_requested)
+        self._button.clicked.connect(lambda: self.action_requested.emit(self._reason))
         row.addWidget(self._button)
         row.addStretch(1)
         layout.addSpacing(8)
         layout.addLayout(row)
         layout.addStretch(4)
+
+    def show_reason(self, reason: EmptyReason, data_dir: Path | None, search_text: str) -> None:
+        """Explain ``reason`` and offer the way out."""
+        self._reason = reason
+        search = search_text.strip()
+        content: dict[EmptyReason, tuple[IconName, str, str, str]] = {
+            EmptyReason.NO_FOLDER: (
+                IconName.FOLDER_OPEN, "Open your studio's data folder",
+                "Gallery shows every image the content studio saved under data/runs,\n"
+                "with the hearts you share with the web gallery.", "Open Data Folder…"),
+            EmptyReason.SCANNING: (IconName.IMAGE_LOADING, "Looking for images…",
+                                   "The first ones appear as soon as they are found.", ""),
+            EmptyReason.NO_IMAGES: (
+                IconName.IMAGE_LOADING, "No images yet",
+                f"{data_dir} has no runs with images yet.\n"
+                "New runs appear here as the studio writes them.", "Open Another Folder…"),
+            EmptyReason.NO_MATCHES: (IconName.SEARCH, "Nothing matches your search",
+                                     f"No image mentions “{search}”.", "Clear Search"),
+            EmptyReason.NO_FAVORITES: (
+                IconName.HEART_OUTLINE, "No favorites yet",
+                "Click the heart on an image, or press H, and it will wait for you here.",
+                "Show All Images"),
+        }
+        self.set_content(*content[reason])
+
+    def reason(self) -> EmptyReason:
+        """What is being explained."""
+        return self._reason
 
     def set_content(self, glyph: IconName, title: str, body: str, button: str = "") -> None:
         """Show ``title`` and ``body`` under a large glyph, and a button when ``button``."""

@@ -15,7 +15,8 @@ from gallery_desktop.qt.image_loader import ImageLoader, read_image
 from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.proxy import GalleryProxy
 from gallery_desktop.qt.roles import ImageRole
-from gallery_desktop.qt.viewer import ImageViewer, ViewerDetails
+from gallery_desktop.qt.viewer import ImageViewer
+from gallery_desktop.qt.viewer_details import ViewerDetails
 from tests.factories import make_image, make_run
 
 RUN_A = "2025-11-26T06-54-47-200Z"  # newer
