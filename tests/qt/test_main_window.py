@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit, QListView, QSlider, QToolBut
 from gallery_desktop.qt.controller import GalleryController
 from gallery_desktop.qt.delegate import heart_rect, image_rect
 from gallery_desktop.qt.main_window import MainWindow
-from gallery_desktop.qt.panels import EmptyState, MessageBanner
+from gallery_desktop.qt.panels import EmptyReason, EmptyState, MessageBanner, empty_reason
 from gallery_desktop.qt.roles import ImageRole, SortMode
 from gallery_desktop.qt.settings import AppSettings
 from gallery_desktop.qt.viewer import ImageViewer
@@ -349,3 +349,25 @@ def test_the_context_menu_offers_the_item_actions(window: MainWindow) -> None:
     index: QModelIndex = window.view.model().index(0, 0)
     window.view.setCurrentIndex(index)
     assert window.actions_by_id["copyImageAction"].isEnabled()
+
+
+@pytest.mark.parametrize(("data_dir", "scanning", "has_images", "search", "reason"), [
+    (None, False, False, "", EmptyReason.NO_FOLDER),
+    (Path("/d"), True, False, "", EmptyReason.SCANNING),
+    (Path("/d"), False, False, "", EmptyReason.NO_IMAGES),
+    (Path("/d"), False, True, " desk ", EmptyReason.NO_MATCHES),
+    (Path("/d"), True, True, "", EmptyReason.NO_FAVORITES),
+])
+def test_empty_reason(data_dir: Path | None, scanning: bool, has_images: bool, search: str,
+                      reason: EmptyReason) -> None:
+    assert empty_reason(data_dir, scanning, has_images, search) is reason
+
+
+def test_search_without_matches_offers_to_clear_it(qtbot, window: MainWindow) -> None:
+    window.toolbar.search_field.setText("no such words anywhere")
+    window.toolbar.apply_search()
+    empty = window.findChild(EmptyState, "emptyState")
+    assert window.stack.currentWidget() is empty and empty.reason() is EmptyReason.NO_MATCHES
+    qtbot.mouseClick(empty.button(), Qt.MouseButton.LeftButton)
+    assert window.toolbar.search_field.text() == "" and len(proxy_ids(window)) == 9
+    assert window.stack.currentWidget() is window.view
