@@ -24,6 +24,7 @@ _REMOTE_PREFIXES = ("http://", "https://")
 _RUNS_PREFIX = SERVER_PREFIX + "runs/"
 # Characters that send a file name through the general path (decoding, stripping, escapes).
 _UNSAFE = frozenset("%?#\\\x00")
+_NOT_NAMES = ("", ".", "..")
 
 
 def _child_path(parent: Path, name: str) -> Path:
@@ -85,7 +86,7 @@ class ImageLocator:
             # has been told about, without the general checks.
             head, _, name = url.rpartition("/")
             known = self._server_dirs.get(head)
-            if known is not None and name and name != ".." and _UNSAFE.isdisjoint(name):
+            if known is not None and name not in _NOT_NAMES and _UNSAFE.isdisjoint(name):
                 return self._file_in(known[1], known[0], name)
         return self._resolve(url, run_dir)
 
