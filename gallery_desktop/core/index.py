@@ -14,7 +14,7 @@ from typing import Any
 from gallery_desktop.core.fsutil import write_atomic
 from gallery_desktop.core.paths import make_child
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult, SkippedItem
-from gallery_desktop.core.runs import new_image
+from gallery_desktop.core.runs import gc_paused, new_image
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +117,16 @@ class RunIndex:
             log.warning("cannot read the run index %s: %s", self.cache_file, err)
             return
         try:
-            header, rows = marshal.loads(data)
-            if header != _HEADER:
-                log.info("run index %s is from another version: starting afresh", self.cache_file)
-                return
-            make_path = _PathMaker()
-            entries = {key: (mtime_ns, size, result, _has_missing(result))
-                       for key, mtime_ns, size, payload in rows
-                       for result in (_decode(key, payload, make_path),)}
+            with gc_paused():
+                header, rows = marshal.loads(data)
+                if header != _HEADER:
+                    log.info("run index %s is from another version: starting afresh",
+                             self.cache_file)
+                    return
+                make_path = _PathMaker()
+                entries = {key: (mtime_ns, size, result, _has_missing(result))
+                           for key, mtime_ns, size, payload in rows
+                           for result in (_decode(key, payload, make_path),)}
         except Exception as err:  # any damage to a cache file means "rebuild"
             log.warning("run index %s is damaged (%s: %s): starting afresh",
                         self.cache_file, type(err).__name__, err)

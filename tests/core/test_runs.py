@@ -537,3 +537,24 @@ def test_scan_through_a_symlinked_data_folder(tmp_path: Path) -> None:
         (run_dir / "a.png", ImageSource.LOCAL), (run_dir / "b.png", ImageSource.LOCAL),
         (None, ImageSource.OUTSIDE)]
     assert {i.run_id for i in report.images} == {RUN_ID, "other"}
+
+
+def test_gc_paused_restores_the_collector_state() -> None:
+    import gc
+
+    from gallery_desktop.core.runs import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off: it stays off
+    finally:
+        gc.enable()
+    with pytest.raises(KeyError), gc_paused():
+        raise KeyError
+    assert gc.isenabled()
