@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 
 from PySide6.QtCore import (
     QEventLoop,
@@ -25,7 +21,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QApplication
 
-from gallery_desktop import __version__
+from gallery_desktop import __version__, logsetup
+from gallery_desktop.logsetup import install_crash_handler
 from gallery_desktop.qt import icons
 from gallery_desktop.qt.controller import GalleryController
 from gallery_desktop.qt.main_window import MainWindow
@@ -38,6 +35,7 @@ APP_NAME = "gallery-desktop"
 DISPLAY_NAME = "Gallery"
 ORGANIZATION = "gallery-desktop"
 DATA_DIR_ENV = "GALLERY_DATA_DIR"
+LOG_DIR_ENV = "GALLERY_LOG_DIR"
 SNAPSHOT_SIZE = (1280, 800)
 SNAPSHOT_TIMEOUT_S = 60.0
 EXIT_NO_DISPLAY = 2
@@ -124,33 +122,28 @@ def user_dir(kind: str) -> Path:
     return path / "logs" if kind == "logs" else path
 
 
+def log_dir_for(env: Mapping[str, str]) -> Path:
+    """The log folder: ``$GALLERY_LOG_DIR`` when set, else the user's log folder."""
+    from_env = env.get(LOG_DIR_ENV, "").strip()
+    return Path(from_env).expanduser() if from_env else user_dir("logs")
+
+
 def configure_logging(verbose: bool, log_dir: Path | None) -> Path | None:
-    """Log to the console (warnings, or everything with ``verbose``) and a rotating file.
+    """Log to a rotating file in ``log_dir``, and to the console with ``verbose``.
 
     Returns:
-        The log file, or None when the log folder cannot be written.
+        The log file, or None when there is no usable log folder (then warnings, or
+        everything with ``verbose``, go to stderr).
     """
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(console)
     if log_dir is None:
+        logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                            format=logsetup.CONSOLE_FORMAT)
         return None
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = log_dir / f"{APP_NAME}.log"
-        handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=2 * 1024 * 1024, backupCount=3, encoding="utf-8")
+        return logsetup.setup_logging(log_dir, verbose=verbose)
     except OSError as err:
-        log.warning("not logging to a file: %s", err)
+        log.warning("not logging to a file in %s: %s", log_dir, err)
         return None
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    return log_file
 
 
 # Qt warnings that say nothing about this app (the offscreen platform used for snapshots
@@ -173,30 +166,6 @@ def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str) -> N
 def route_qt_messages() -> None:
     """Send Qt's own messages through ``logging`` (so they reach the log file, not just stderr)."""
     qInstallMessageHandler(_qt_message)
-
-
-def install_crash_handler(log_dir: Path | None) -> None:
-    """Unexpected exceptions are logged and written to a crash report, never silently lost."""
-
-    def handle(kind: type[BaseException], value: BaseException,
-               tb: TracebackType | None) -> None:
-        if issubclass(kind, KeyboardInterrupt):
-            sys.__excepthook__(kind, value, tb)
-            return
-        text = "".join(traceback.format_exception(kind, value, tb))
-        log.critical("unexpected error:\n%s", text)
-        if log_dir is None:
-            return
-        try:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            report = log_dir / f"crash-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.txt"
-            report.write_text(f"{APP_NAME} {__version__} on Python {sys.version}\n\n{text}",
-                              encoding="utf-8")
-            print(f"{APP_NAME}: unexpected error, report written to {report}", file=sys.stderr)
-        except OSError:
-            pass  # the log line above is all we can do
-
-    sys.excepthook = handle
 
 
 def create_application(argv: Sequence[str]) -> QApplication:
@@ -295,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     app = create_application([])
-    log_dir = user_dir("logs")
+    log_dir = log_dir_for(os.environ)
     log_file = configure_logging(args.verbose, log_dir)
     install_crash_handler(log_dir)
     route_qt_messages()
