@@ -28,13 +28,11 @@ ALLOWED_FORMATS: tuple[str, ...] = tuple(
     f for f in ("PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "TIFF", "AVIF") if f in Image.OPEN)
 
 # Shrink by whole factors first (JPEG: libjpeg's DCT scaling via draft(); others: the
-# box filter of reduce(), which Pillow's ``reducing_gap`` applies), then resample the
-# last < 2x step with a triangle filter. Pillow's BILINEAR is a true convolution when
-# downscaling, so it antialiases; at 1024 -> 384 it costs half of BICUBIC, which matters
-# because decoding alone is the budget (measured: reduce + bilinear ~4 ms against ~20 ms
-# to decode a 1024x1024 PNG; bicubic ~6 ms; a direct resample without reduce ~6-12 ms).
-_REDUCING_GAP = 1.0
-_RESAMPLE = Image.Resampling.BILINEAR
+# box filter of reduce()), then resample the last < 2x step with a real filter. Decoding
+# is the budget: at 1024 -> 384 a direct bicubic resample costs ~12 ms on top of a
+# ~20 ms PNG decode, reduce(2) + bicubic ~6 ms. The Qt loader finishes the last step with
+# Qt's smooth scaling instead, which is ~3x faster than Pillow's filters.
+_RESAMPLE = Image.Resampling.BICUBIC
 
 # EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose).
 _ORIENTATION_FIX: dict[int, Image.Transpose] = {
@@ -73,8 +71,8 @@ def load_thumbnail(path: Path, edge: int) -> Image.Image:
     """Decode ``path`` into a thumbnail whose longest side is at most ``edge``.
 
     JPEG is decoded at a reduced scale with ``draft()``; other formats are shrunk with
-    ``reduce()`` before an antialiasing bilinear resample. EXIF orientation is applied,
-    animations give their first frame, and every mode comes out as RGB or RGBA.
+    ``reduce()`` before a bicubic resample. EXIF orientation is applied, animations give
+    their first frame, and every mode comes out as RGB or RGBA.
 
     Args:
         path: The image file.
@@ -86,6 +84,30 @@ def load_thumbnail(path: Path, edge: int) -> Image.Image:
     Raises:
         ThumbnailError: the file is missing, empty, truncated, corrupt, of an unsupported
             format or too large to decode safely. No other exception escapes.
+    """
+    image, size = decode_reduced(path, edge)
+    if image.size != size:
+        image = image.resize(size, _RESAMPLE)
+    return image
+
+
+def decode_reduced(path: Path, edge: int) -> tuple[Image.Image, tuple[int, int]]:
+    """Everything ``load_thumbnail`` does except the final resample.
+
+    For callers with a faster resampler of their own: the image is upright, RGB or
+    RGBA, and shrunk by whole factors only (``draft``, ``reduce``), so each side is at
+    least the thumbnail's and less than twice it (or the source's, when smaller).
+
+    Args:
+        path: The image file.
+        edge: The longest side of the thumbnail, in pixels (> 0).
+
+    Returns:
+        ``(image, size)``: the reduced image and the thumbnail size to resample it to
+        (equal to ``image.size`` when no resample is needed).
+
+    Raises:
+        ThumbnailError: as ``load_thumbnail``.
     """
     if edge <= 0:
         raise ValueError(f"edge must be positive, got {edge}")
@@ -103,7 +125,7 @@ def load_thumbnail(path: Path, edge: int) -> Image.Image:
         raise ThumbnailError(f"cannot read file: {err.strerror or err}") from None
     try:
         with fp, Image.open(fp, formats=ALLOWED_FORMATS) as im:
-            return _thumbnail_of(im, edge)
+            return _reduced(im, edge)
     except ThumbnailError:
         raise
     except UnidentifiedImageError:
@@ -120,8 +142,8 @@ def load_thumbnail(path: Path, edge: int) -> Image.Image:
         raise ThumbnailError(f"corrupt or truncated image: {err}") from None
 
 
-def _thumbnail_of(im: Image.Image, edge: int) -> Image.Image:
-    """Shrink, convert and orient an opened (not yet loaded) image."""
+def _reduced(im: Image.Image, edge: int) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode, convert, shrink by whole factors and orient an opened image."""
     width, height = im.size
     if width <= 0 or height <= 0:
         raise ThumbnailError(f"invalid image size {width}x{height}")
@@ -130,29 +152,30 @@ def _thumbnail_of(im: Image.Image, edge: int) -> Image.Image:
             f"image too large to decode safely ({width}x{height} pixels, "
             f"limit {MAX_IMAGE_PIXELS})")
     target = fit_size(width, height, edge)
-    box: tuple[float, float, float, float] | None = None
     if im.format in ("JPEG", "MPO") and target != im.size:
         # Let libjpeg scale in the DCT domain (1/2, 1/4, 1/8) to no less than the target:
         # far cheaper than a full decode, and as sharp as a proper downscale.
-        drafted = im.draft(None, target)
-        if drafted is not None:
-            box = drafted[1]
+        im.draft(None, target)
     im.load()
     # Read EXIF only after load(): PNG keeps it after the pixels, so getexif() would load
     # the image itself and swallow a truncation error that load() must raise.
     orientation = _orientation(im)
-    # Convert before resampling: palette and 16-bit images cannot be filtered correctly.
+    # Convert before shrinking: palette and 16-bit images cannot be filtered correctly.
     rgb = _to_rgb_or_rgba(im)
-    if rgb.size != target:
-        rgb = rgb.resize(target, _RESAMPLE, box=box, reducing_gap=_REDUCING_GAP)
+    fx, fy = rgb.width // target[0], rgb.height // target[1]
+    if fx > 1 or fy > 1:
+        # Per axis, so that a 1 x 20000 strip shrinks too.
+        rgb = rgb.reduce((max(1, fx), max(1, fy)))
     if orientation in _ORIENTATION_FIX:
-        # Orient the small image, not the source: same result, a fraction of the work.
+        # Orient the reduced image, not the source: same result, a fraction of the work.
         rgb = rgb.transpose(_ORIENTATION_FIX[orientation])
+        if orientation >= 5:  # the transposing ones
+            target = (target[1], target[0])
     if rgb.mode == "RGBA" and _alpha_is_opaque(rgb):
         rgb = rgb.convert("RGB")
     if rgb is im:
         rgb = rgb.copy()  # never hand out the object the ``with`` block closes
-    return rgb
+    return rgb, target
 
 
 def _orientation(im: Image.Image) -> int:

@@ -12,7 +12,12 @@ import pytest
 from PIL import Image
 
 from gallery_desktop.core.errors import ThumbnailError
-from gallery_desktop.core.thumbnails import MAX_IMAGE_PIXELS, fit_size, load_thumbnail
+from gallery_desktop.core.thumbnails import (
+    MAX_IMAGE_PIXELS,
+    decode_reduced,
+    fit_size,
+    load_thumbnail,
+)
 from tests.factories import make_image
 
 EDGE = 128
@@ -270,3 +275,28 @@ def test_directory_is_not_an_image(tmp_path: Path) -> None:
     (tmp_path / "folder.png").mkdir()
     with pytest.raises(ThumbnailError):
         load_thumbnail(tmp_path / "folder.png", EDGE)
+
+
+@pytest.mark.parametrize(("name", "size"), [
+    ("big.png", (1024, 768)), ("big.jpg", (1024, 768)), ("huge.jpg", (4000, 3000)),
+    ("odd.png", (1000, 999)), ("strip.png", (3, 5000)), ("small.png", (100, 60)),
+])
+def test_decode_reduced_stays_between_the_target_and_twice_it(
+        tmp_path: Path, name: str, size: tuple[int, int]) -> None:
+    src = tmp_path / name
+    noisy_image(size).save(src)
+    image, target = decode_reduced(src, EDGE)
+    assert target == fit_size(*size, EDGE)
+    assert image.mode == "RGB"
+    for got, want in zip(image.size, target, strict=True):
+        assert want <= got < max(2 * want, want + 2)
+
+
+def test_decode_reduced_orients_image_and_target(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    src = tmp_path / "rotated.jpg"
+    noisy_image((800, 400)).save(src, exif=exif)
+    image, target = decode_reduced(src, EDGE)
+    assert target == (64, 128)
+    assert image.width < image.height and image.height >= 128
