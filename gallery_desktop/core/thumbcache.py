@@ -8,7 +8,7 @@ import io
 import logging
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 
 from PIL import Image
@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 JPEG_QUALITY = 85
 # Level 1 is ~3x faster than the default and barely larger; this is a cache, not an archive.
 PNG_COMPRESS_LEVEL = 1
+
+# Entries waiting for the writer thread at most (~25 KB each); beyond, put() writes itself.
+WRITE_QUEUE_MAX = 256
+_WRITER_IDLE_S = 2.0
 
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _PNG_START = b"\x89PNG\r\n\x1a\n"
@@ -90,19 +94,30 @@ class ThumbnailCache:
 
     Safe to call from several threads: the memory part is guarded by a lock and disk
     writes are atomic, so two threads caching the same thumbnail both succeed.
+
+    By default disk writes happen behind the caller's back, on one writer thread: each
+    is fsync'ed (``write_atomic``), and an fsync can take tens of milliseconds on a busy
+    disk, which a decoding thread should not sit out. ``flush()`` waits for them.
     """
 
-    def __init__(self, cache_dir: Path, memory_items: int = 2048) -> None:
+    def __init__(self, cache_dir: Path, memory_items: int = 2048, *,
+                 write_behind: bool = True) -> None:
         """Create a cache rooted at ``cache_dir`` (made on first write).
 
         Args:
             cache_dir: Folder for the cache files.
             memory_items: How many encoded thumbnails to keep in memory (>= 0).
+            write_behind: Write disk entries on a background thread (True) or in ``put``.
         """
         self._dir = cache_dir
         self._memory_items = max(0, memory_items)
         self._memory: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._write_behind = write_behind
+        self._writes: deque[tuple[str, bytes]] = deque()
+        self._writes_cond = threading.Condition()
+        self._unwritten = 0  # queued or being written
+        self._writer_alive = False
 
     @property
     def cache_dir(self) -> Path:
@@ -151,8 +166,8 @@ class ThumbnailCache:
     def put(self, path: Path, edge: int, image: Image.Image, *, key: str | None = None) -> bytes:
         """Encode ``image`` as the thumbnail of ``path`` at ``edge`` and store it.
 
-        A failing disk write (full disk, read-only cache) is logged, not raised: the
-        thumbnail is still returned and kept in memory.
+        The entry is in memory at once and on disk after the write (see ``flush``). A
+        failing disk write (full disk, read-only cache) is logged, not raised.
 
         Args:
             path: The source image.
@@ -170,21 +185,22 @@ class ThumbnailCache:
             key = cache_key(path, edge)
             if key is None:
                 return data
-        suffix = ".png" if data.startswith(_PNG_START) else ".jpg"
-        file = self.file_for(key, suffix)
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(file, data)
-        except OSError as err:
-            log.warning("cannot write thumbnail cache entry %s: %s", file, err)
-        else:
-            # An entry of the other format under the same key (the image gained or lost
-            # transparency at the same mtime and size) would shadow this one in get().
-            other = self.file_for(key, ".jpg" if suffix == ".png" else ".png")
-            with contextlib.suppress(OSError):
-                other.unlink(missing_ok=True)
         self._remember(key, data)
+        if not (self._write_behind and self._queue_write(key, data)):
+            self._write(key, data)
         return data
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every entry ``put`` so far is on disk (or failed and was logged).
+
+        Args:
+            timeout: Seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            True when nothing is left to write.
+        """
+        with self._writes_cond:
+            return self._writes_cond.wait_for(lambda: self._unwritten == 0, timeout)
 
     def discard(self, path: Path, edge: int, *, key: str | None = None) -> None:
         """Forget the entry of ``path`` at ``edge`` (e.g. its bytes would not decode).
@@ -210,6 +226,56 @@ class ThumbnailCache:
         """How many thumbnails the in-memory part holds."""
         with self._lock:
             return len(self._memory)
+
+    def _write(self, key: str, data: bytes) -> None:
+        """Write one entry to disk, atomically; failures are logged."""
+        suffix = ".png" if data.startswith(_PNG_START) else ".jpg"
+        file = self.file_for(key, suffix)
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(file, data)
+        except OSError as err:
+            log.warning("cannot write thumbnail cache entry %s: %s", file, err)
+            return
+        # An entry of the other format under the same key (the image gained or lost
+        # transparency at the same mtime and size) would shadow this one in get().
+        other = self.file_for(key, ".jpg" if suffix == ".png" else ".png")
+        with contextlib.suppress(OSError):
+            other.unlink(missing_ok=True)
+
+    def _queue_write(self, key: str, data: bytes) -> bool:
+        """Hand an entry to the writer thread; False when its queue is full."""
+        with self._writes_cond:
+            if len(self._writes) >= WRITE_QUEUE_MAX:
+                return False  # back-pressure: the caller writes this one itself
+            self._writes.append((key, data))
+            self._unwritten += 1
+            if self._writer_alive:
+                self._writes_cond.notify_all()
+            else:
+                self._writer_alive = True
+                threading.Thread(target=self._writer_loop, name="thumbcache-writer",
+                                 daemon=True).start()
+        return True
+
+    def _writer_loop(self) -> None:
+        """Write queued entries; the thread ends after a while without work."""
+        while True:
+            with self._writes_cond:
+                while not self._writes:
+                    self._writes_cond.wait(timeout=_WRITER_IDLE_S)
+                    if not self._writes:
+                        self._writer_alive = False
+                        return
+                key, data = self._writes.popleft()
+            try:
+                self._write(key, data)
+            except Exception:  # a writer that dies would leave flush() waiting forever
+                log.exception("thumbnail cache writer failed")
+            finally:
+                with self._writes_cond:
+                    self._unwritten -= 1
+                    self._writes_cond.notify_all()
 
     def _remember(self, key: str, data: bytes) -> None:
         """Keep ``data`` in the in-memory LRU, evicting the least recently used."""

@@ -7,8 +7,10 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
+from gallery_desktop.core import thumbcache
 from gallery_desktop.core.thumbcache import ThumbnailCache, cache_key, looks_complete
 from gallery_desktop.core.thumbnails import load_thumbnail
 from tests.factories import make_image
@@ -33,6 +35,7 @@ def test_miss_then_put_then_hit(tmp_path: Path) -> None:
     data = cache.put(src, EDGE, thumb_of(src))
     assert data[:2] == b"\xff\xd8" and looks_complete(data)
     assert cache.get(src, EDGE) == data
+    assert cache.flush(timeout=10)
     key = cache_key(src, EDGE)
     assert key is not None
     on_disk = tmp_path / "cache" / key[:2] / f"{key}.jpg"
@@ -42,7 +45,7 @@ def test_miss_then_put_then_hit(tmp_path: Path) -> None:
 
 def test_disk_entry_survives_a_new_cache_object(tmp_path: Path) -> None:
     src = make_image(tmp_path / "a.jpg", size=(300, 200))
-    data = ThumbnailCache(tmp_path / "cache").put(src, EDGE, thumb_of(src))
+    data = ThumbnailCache(tmp_path / "cache", write_behind=False).put(src, EDGE, thumb_of(src))
     fresh = ThumbnailCache(tmp_path / "cache")
     assert fresh.memory_len() == 0
     assert fresh.get(src, EDGE) == data
@@ -55,6 +58,7 @@ def test_transparent_thumb_is_stored_as_png(tmp_path: Path) -> None:
     cache = ThumbnailCache(tmp_path / "cache")
     data = cache.put(src, EDGE, thumb_of(src))
     assert data.startswith(b"\x89PNG")
+    assert cache.flush(timeout=10)
     key = cache_key(src, EDGE)
     assert key is not None and cache.file_for(key, ".png").is_file()
     assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) == data
@@ -88,7 +92,7 @@ def test_changed_source_is_a_miss(tmp_path: Path) -> None:
 
 def test_corrupt_entry_is_a_miss_and_gets_replaced(tmp_path: Path) -> None:
     src = make_image(tmp_path / "a.png", size=(300, 200))
-    data = ThumbnailCache(tmp_path / "cache").put(src, EDGE, thumb_of(src))
+    data = ThumbnailCache(tmp_path / "cache", write_behind=False).put(src, EDGE, thumb_of(src))
     key = cache_key(src, EDGE)
     assert key is not None
     entry = tmp_path / "cache" / key[:2] / f"{key}.jpg"
@@ -100,6 +104,7 @@ def test_corrupt_entry_is_a_miss_and_gets_replaced(tmp_path: Path) -> None:
     entry.write_bytes(b"garbage" * 100)
     assert cache.get(src, EDGE) is None
     again = cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=10)
     assert entry.read_bytes() == again
     assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) == again
 
@@ -108,6 +113,7 @@ def test_discard_forgets_memory_and_disk(tmp_path: Path) -> None:
     src = make_image(tmp_path / "a.png", size=(300, 200))
     cache = ThumbnailCache(tmp_path / "cache")
     cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=10)
     cache.discard(src, EDGE)
     assert cache.get(src, EDGE) is None
     assert not list((tmp_path / "cache").rglob("*.jpg"))
@@ -122,6 +128,7 @@ def test_memory_part_is_a_bounded_lru(tmp_path: Path) -> None:
     cache.put(srcs[3], EDGE, thumb_of(srcs[3]))  # evicts 1
     cache.put(srcs[4], EDGE, thumb_of(srcs[4]))  # evicts 2
     assert cache.memory_len() == 3
+    assert cache.flush(timeout=10)
     # Without the disk copies only what memory holds can still be found.
     for f in (tmp_path / "cache").rglob("*.jpg"):
         f.unlink()
@@ -133,6 +140,7 @@ def test_zero_memory_items_still_uses_disk(tmp_path: Path) -> None:
     src = make_image(tmp_path / "a.png")
     cache = ThumbnailCache(tmp_path / "cache", memory_items=0)
     data = cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=10)
     assert cache.memory_len() == 0
     assert cache.get(src, EDGE) == data
 
@@ -144,6 +152,7 @@ def test_unwritable_cache_folder_still_returns_the_thumb(tmp_path: Path) -> None
     cache = ThumbnailCache(blocker)
     data = cache.put(src, EDGE, thumb_of(src))
     assert looks_complete(data)
+    assert cache.flush(timeout=10)  # the failed write is logged, not left pending
     assert cache.get(src, EDGE) == data  # served from memory
     assert blocker.read_text().startswith("a file")
 
@@ -194,6 +203,38 @@ def test_threads_share_one_cache(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
+    assert cache.flush(timeout=30)
     assert cache.memory_len() == 10
     assert len(list((tmp_path / "cache").rglob("*.jpg"))) == len(srcs)
     assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_write_behind_queue_overflow_writes_in_the_caller(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    srcs = [make_image(tmp_path / "src" / f"{i}.png", size=(60, 40)) for i in range(12)]
+    cache = ThumbnailCache(tmp_path / "cache")
+    monkeypatch.setattr(thumbcache, "WRITE_QUEUE_MAX", 2)
+    for src in srcs:
+        cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=30)
+    fresh = ThumbnailCache(tmp_path / "cache", memory_items=0)
+    assert all(fresh.get(src, EDGE) is not None for src in srcs)
+
+
+def test_writer_thread_ends_when_idle_and_restarts(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(thumbcache, "_WRITER_IDLE_S", 0.05)
+    src = make_image(tmp_path / "a.png")
+    cache = ThumbnailCache(tmp_path / "cache", memory_items=0)
+    cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=10)
+    idle = threading.Event()
+    for _ in range(500):
+        if not cache._writer_alive:
+            break
+        idle.wait(0.01)
+    assert not cache._writer_alive
+    make_image(src, size=(70, 40))
+    cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=10)
+    assert cache.get(src, EDGE) is not None
