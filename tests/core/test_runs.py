@@ -341,14 +341,22 @@ def test_ten_thousand_posts(tmp_path: Path) -> None:
 
 
 def test_meta_json_over_the_size_limit_is_not_read(tmp_path: Path,
-                                                   opened_files: list[Path]) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     run_dir = tmp_path / "runs" / RUN_ID
     run_dir.mkdir(parents=True)
     with open(run_dir / "meta.json", "wb") as f:  # sparse: costs no disk space
         f.truncate(MAX_META_BYTES + 1)
-    opened_files.clear()
+    reads: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, n: int) -> bytes:
+        reads.append(n)
+        return real_read(fd, n)
+
+    monkeypatch.setattr(runs_module.os, "read", counting_read)
     result = parse_run(run_dir, tmp_path)
     assert result.images == () and "over the 67,108,864-byte limit" in reasons(result)
+    assert reads == []
 
 
 def test_run_folders_that_are_not_folders(tmp_path: Path) -> None:
