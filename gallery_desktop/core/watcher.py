@@ -1,0 +1,351 @@
+"""Watch a data folder with watchdog and report what changed as plain WatchEvents."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
+
+log = logging.getLogger(__name__)
+
+WatchKind = Literal["run", "favorites", "image", "data_dir"]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff",
+                            ".avif"})
+RUNS_DIR = "runs"
+# Polling re-lists the whole tree each time; this keeps changes within about a second.
+DEFAULT_POLL_INTERVAL_S = 0.5
+
+# How often the data folder's identity is checked even without an event.
+RECHECK_INTERVAL_S = 2.0
+
+# Event types that say nothing changed (reads, including our own thumbnail reads) or that
+# repeat what the events about the entries themselves say (a folder's mtime moving).
+_IGNORED_TYPES = frozenset({"opened", "closed_no_write"})
+# A failing inotify set-up means "use polling"; a vanished folder means "watch its parent".
+_GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One change in the data folder, as the gallery cares about it.
+
+    ``kind`` is "run" (something under ``runs/<run_id>/``), "image" (an image file, with
+    ``run_id`` when it is inside a run), "favorites" (the favorites file) or "data_dir"
+    (the data folder or its ``runs`` folder vanished, appeared or was replaced: rescan).
+    """
+
+    kind: WatchKind
+    path: Path
+    run_id: str | None = None
+
+
+class DataWatcher:
+    """Watches ``data_dir`` recursively and calls ``on_event`` for what changed.
+
+    Handles watchdog's traps: atomic replaces arrive as moves (both ends are looked at);
+    a deleted and recreated data folder is re-armed (the parent is watched too, and a
+    missing data folder is waited for there); an inotify set-up that fails (the
+    ``ENOSPC`` watch limit, ``EMFILE``) falls back to polling.
+
+    ``on_event`` runs on watchdog's threads: it must be quick and thread-safe, and must
+    not touch Qt objects (hand the event over by a signal instead).
+    """
+
+    def __init__(self, data_dir: Path, on_event: Callable[[WatchEvent], None], *,
+                 favorites_name: str = "gallery-favorites.json",
+                 poll_interval_s: float = DEFAULT_POLL_INTERVAL_S) -> None:
+        """Prepare a watcher; nothing is watched before ``start``.
+
+        Args:
+            data_dir: The data folder (it need not exist yet).
+            on_event: Called with each WatchEvent, on a watchdog thread.
+            favorites_name: The favorites file's name inside ``data_dir``.
+            poll_interval_s: Seconds between polls when polling.
+        """
+        self._data_dir = Path(os.path.abspath(data_dir))
+        self._on_event = on_event
+        self._favorites_name = favorites_name
+        self._favorites_stem = Path(favorites_name).stem
+        self._poll_interval_s = poll_interval_s
+        self._lock = threading.Lock()  # guards the arming state below
+        self._observer: BaseObserver | None = None
+        self._retired: list[BaseObserver] = []
+        self._polling = False
+        self._data_watch: ObservedWatch | None = None
+        self._data_ident: tuple[int, int] | None = None
+        self._anchor_watch: ObservedWatch | None = None
+        self._anchor: Path | None = None
+        self._armed_once = False
+        self._started = False
+        self._stopped = False
+        # Re-arming runs on its own thread: watchdog calls handlers while holding its
+        # observer lock, and re-arming takes that lock, so doing it in a handler could
+        # deadlock against start()/stop(). Handlers only set these two flags.
+        self._wake = threading.Event()
+        self._data_watch_died = False
+        self._control: threading.Thread | None = None
+        self._data_handler = _Handler(self._on_data_event)
+        self._anchor_handler = _Handler(self._on_anchor_event)
+
+    @property
+    def data_dir(self) -> Path:
+        """The watched folder (absolute)."""
+        return self._data_dir
+
+    @property
+    def polling(self) -> bool:
+        """True when it fell back to a PollingObserver."""
+        return self._polling
+
+    def start(self) -> None:
+        """Start watching (the data folder, or the nearest existing parent until it exists).
+
+        Raises:
+            RuntimeError: it was started before.
+        """
+        with self._lock:
+            if self._started:
+                raise RuntimeError("a DataWatcher can be started once")
+            self._started = True
+            self._observer = self._new_observer()
+            self._observer.start()
+            self._reconcile_locked()
+        self._control = threading.Thread(target=self._control_loop, name="data-watcher-control",
+                                         daemon=True)
+        self._control.start()
+
+    def stop(self) -> None:
+        """Stop watching and join watchdog's threads; calling it again does nothing."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            observers = [o for o in (self._observer, *self._retired) if o is not None]
+            self._observer = None
+            self._retired = []
+        self._wake.set()
+        me = threading.current_thread()
+        if self._control is not None and self._control is not me:
+            self._control.join()
+        for observer in observers:
+            observer.stop()
+        for observer in observers:
+            if observer is not me and observer.is_alive():
+                observer.join()
+
+    # -- arming (under self._lock) ---------------------------------------------------------
+
+    def _new_observer(self) -> BaseObserver:
+        if self._polling:
+            return PollingObserver(timeout=self._poll_interval_s)
+        try:
+            return Observer()
+        except OSError as err:  # e.g. inotify_init hitting the instance limit (EMFILE)
+            log.warning("native file watching unavailable (%s); polling instead", err)
+            self._polling = True
+            return PollingObserver(timeout=self._poll_interval_s)
+
+    def _fall_back_to_polling(self, err: OSError) -> None:
+        log.warning("cannot watch %s natively (%s); polling every %.1f s instead",
+                    self._data_dir, err, self._poll_interval_s)
+        old = self._observer
+        self._polling = True
+        self._data_watch = self._anchor_watch = None
+        self._data_ident = None
+        self._anchor = None
+        self._observer = PollingObserver(timeout=self._poll_interval_s)
+        self._observer.start()
+        if old is not None:
+            old.stop()  # joined in stop(): this may run on one of its handlers' callers
+            self._retired.append(old)
+
+    def _schedule(self, path: Path, handler: FileSystemEventHandler,
+                  recursive: bool) -> ObservedWatch | None:
+        """Schedule a watch, falling back to polling once if the native one fails."""
+        for _attempt in range(2):
+            assert self._observer is not None
+            try:
+                return self._observer.schedule(handler, str(path), recursive=recursive)
+            except OSError as err:
+                if err.errno in _GONE_ERRNOS:
+                    self._wake.set()  # it vanished meanwhile: look again
+                    return None
+                if self._polling:
+                    log.warning("cannot watch %s: %s", path, err)
+                    return None
+                self._fall_back_to_polling(err)
+        return None
+
+    def _unschedule(self, watch: ObservedWatch | None) -> None:
+        if watch is None or self._observer is None:
+            return
+        try:
+            self._observer.unschedule(watch)
+        except (KeyError, OSError) as err:  # already gone with its emitter
+            log.debug("unscheduling %s: %r", watch, err)
+
+    def _reconcile_locked(self) -> None:
+        """Make the watches match the file system: data folder and its anchor."""
+        if self._stopped or self._observer is None:
+            return
+        changed = False
+        for _attempt in range(3):  # a fall-back to polling resets the watches: redo
+            was_polling = self._polling
+            changed = self._arm_data_dir() or changed
+            self._arm_anchor()
+            if self._polling == was_polling:
+                break
+        if changed and self._armed_once:
+            self._emit(WatchEvent("data_dir", self._data_dir))
+        self._armed_once = True
+
+    def _arm_data_dir(self) -> bool:
+        """(Re)schedule the recursive watch when the folder changed; True if it did."""
+        ident = _dir_ident(self._data_dir)
+        died, self._data_watch_died = self._data_watch_died, False
+        if ident == self._data_ident and not died and (self._data_watch or ident is None):
+            return False
+        self._unschedule(self._data_watch)
+        self._data_watch = None
+        if ident is not None:
+            self._data_watch = self._schedule(self._data_dir, self._data_handler, True)
+        changed = ident != self._data_ident or died
+        self._data_ident = ident
+        return changed
+
+    def _arm_anchor(self) -> None:
+        """Watch, non-recursively, the folder where the data folder appears or vanishes."""
+        anchor = self._data_dir.parent
+        while not anchor.is_dir() and anchor != anchor.parent:
+            anchor = anchor.parent
+        if anchor == self._anchor and self._anchor_watch is not None:
+            return
+        self._unschedule(self._anchor_watch)
+        self._anchor_watch = self._schedule(anchor, self._anchor_handler, False)
+        self._anchor = anchor if self._anchor_watch is not None else None
+
+    def _control_loop(self) -> None:
+        while True:
+            # Also look now and then unasked: a safety net for anything the events of
+            # the parent folder did not show (it costs a couple of stat calls).
+            self._wake.wait(timeout=RECHECK_INTERVAL_S)
+            self._wake.clear()
+            with self._lock:
+                if self._stopped:
+                    return
+                try:
+                    self._reconcile_locked()
+                except Exception:  # keep watching what we can; the next event retries
+                    log.exception("re-arming the watch on %s failed", self._data_dir)
+
+    # -- events (on watchdog's threads) ----------------------------------------------------
+
+    def _on_anchor_event(self, event: FileSystemEvent) -> None:
+        # Any type: a poller that misses a quick delete + mkdir (same inode) still sees
+        # the folder's mtime move, and a spurious re-check costs one stat.
+        if event.event_type in _IGNORED_TYPES:
+            return
+        for raw in _event_paths(event):
+            path = Path(raw)
+            if path == self._data_dir or path in self._data_dir.parents:
+                self._wake.set()
+
+    def _on_data_event(self, event: FileSystemEvent) -> None:
+        kind = event.event_type
+        if kind in _IGNORED_TYPES or (event.is_directory and kind in ("modified", "attrib")):
+            return
+        for raw in _event_paths(event):
+            path = Path(raw)
+            if path == self._data_dir:
+                if kind in ("deleted", "moved"):  # the watch on it just ended
+                    self._data_watch_died = True
+                    self._wake.set()
+                continue
+            for watch_event in self.classify(path, is_directory=event.is_directory):
+                self._emit(watch_event)
+
+    def classify(self, path: Path, *, is_directory: bool = False) -> list[WatchEvent]:
+        """The WatchEvents a change to ``path`` (inside the data folder) stands for.
+
+        Args:
+            path: An absolute path inside the data folder.
+            is_directory: Whether it is (or was) a folder.
+
+        Returns:
+            Zero, one or two events ("run" and "image" for an image inside a run).
+        """
+        try:
+            parts = path.relative_to(self._data_dir).parts
+        except ValueError:
+            return []
+        if not parts:
+            return []
+        top = parts[0]
+        is_image = not is_directory and path.suffix.lower() in IMAGE_SUFFIXES
+        if len(parts) == 1:
+            if top == self._favorites_name:
+                return [WatchEvent("favorites", path)]
+            if top.startswith(("." + self._favorites_name, self._favorites_stem + ".")):
+                return []  # our temp and lock files, Node's lock folder, set-aside copies
+            if top == RUNS_DIR:
+                return [WatchEvent("data_dir", path)]
+        if top == RUNS_DIR:
+            run_id = parts[1]
+            if run_id.startswith("."):
+                return []  # .DS_Store and friends: not a run
+            events = [WatchEvent("run", path, run_id)]
+            if is_image:
+                events.append(WatchEvent("image", path, run_id))
+            return events
+        if top.startswith(("." + self._favorites_name, self._favorites_stem + ".")):
+            return []
+        return [WatchEvent("image", path)] if is_image else []
+
+    def _emit(self, event: WatchEvent) -> None:
+        if self._stopped:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # an exception here would end watchdog's thread
+            log.exception("watch event handler failed on %s", event)
+
+
+class _Handler(FileSystemEventHandler):
+    """Forwards every watchdog event to one callable."""
+
+    def __init__(self, callback: Callable[[FileSystemEvent], None]) -> None:
+        super().__init__()
+        self._callback = callback
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        self._callback(event)
+
+
+def _event_paths(event: FileSystemEvent) -> list[str]:
+    """Both ends of a move (atomic replaces arrive as moves), else the one path."""
+    paths = [os.fsdecode(event.src_path)] if event.src_path else []
+    if event.dest_path:
+        paths.append(os.fsdecode(event.dest_path))
+    return paths
+
+
+def _dir_ident(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, or None when it is missing or not a folder."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not os.path.isdir(path):
+        return None
+    return st.st_dev, st.st_ino
