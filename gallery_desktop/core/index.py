@@ -69,6 +69,8 @@ def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunRes
     run_id, image_rows, skipped_rows = payload
     images = []
     for row in image_rows:
+        if len(row) != len(_FIELDS):  # a short row would leave slots unset: refuse it
+            raise ValueError(f"an image of run {run_id!r} has {len(row)} fields")
         values = list(row)
         path = values[_PATH_AT]
         if path is not None:

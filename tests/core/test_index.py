@@ -171,13 +171,13 @@ def test_an_entry_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, data: 
     scan_runs(data, index=index)
     index.save()
     header, rows = marshal.loads(cache.read_bytes())
-    key, mtime_ns, size, (run_id, images, skipped) = rows[0]
-    bad_image = (images[0][:-1] if images else ("x",))
-    cache.write_bytes(marshal.dumps((header, [(key, mtime_ns, size,
-                                               (run_id, (bad_image,), skipped))])))
-    damaged = RunIndex(cache)
-    damaged.load()
-    assert len(damaged) == 0
+    key, mtime_ns, size, (run_id, images, skipped) = next(r for r in rows if r[3][1])
+    for bad_image in (images[0][:-1], (*images[0], "extra")):
+        cache.write_bytes(marshal.dumps((header, [*rows, (key, mtime_ns, size,
+                                                          (run_id, (bad_image,), skipped))])))
+        damaged = RunIndex(cache)
+        damaged.load()
+        assert len(damaged) == 0
 
 
 def test_save_writes_only_when_changed_and_survives_a_failed_write(
