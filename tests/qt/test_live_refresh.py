@@ -1,0 +1,187 @@
+"""Live refresh with a real watchdog observer: changes on disk reach the model as row
+inserts, removals and dataChanged, never a reset, and the selection stays."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QColor, QPixmap
+
+from gallery_desktop.qt.controller import GalleryController
+from gallery_desktop.qt.roles import ImageRole, ThumbState
+from tests.factories import make_image
+from tests.qt.test_controller import add_run, image_id, open_and_wait, run_id
+
+LIVE_TIMEOUT_MS = 10_000
+
+
+@dataclass
+class Live:
+    controller: GalleryController
+    data: Path
+    events: list[str] = field(default_factory=list)
+
+    def proxy_row(self, image: str) -> int:
+        proxy = self.controller.proxy
+        return proxy.mapFromSource(self.controller.model.index_of(image)).row()
+
+
+@pytest.fixture
+def live(qtbot, tmp_path: Path) -> Iterator[Live]:
+    data = tmp_path / "data"
+    for n in range(4):
+        add_run(data, n, posts=2)
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    open_and_wait(qtbot, controller, data)
+    state = Live(controller, data)
+    model = controller.model
+    model.modelReset.connect(lambda: state.events.append("reset"))
+    model.rowsInserted.connect(lambda *_: state.events.append("inserted"))
+    model.rowsRemoved.connect(lambda *_: state.events.append("removed"))
+    model.dataChanged.connect(lambda *_: state.events.append("changed"))
+    yield state
+    controller.shutdown()
+    assert "reset" not in state.events  # never a reset after the first fill
+
+
+def test_a_new_run_appears(qtbot, live: Live) -> None:
+    add_run(live.data, 10, posts=2)
+    qtbot.waitUntil(lambda: live.controller.model.row_of(image_id(10, 2)) == 1,
+                    timeout=LIVE_TIMEOUT_MS)
+    assert live.controller.model.row_of(image_id(10, 1)) == 0
+    assert "inserted" in live.events
+
+
+def test_a_run_whose_meta_json_comes_later_and_in_pieces(qtbot, live: Live) -> None:
+    rid = run_id(11)
+    run_dir = live.data / "runs" / rid
+    run_dir.mkdir(parents=True)
+    make_image(run_dir / "slide-1.png")
+    body = json.dumps({"createdAt": "2025-11-01T11:00:00.000Z", "posts": [
+        {"index": 1, "finalImageUrl": f"/data/runs/{rid}/slide-1.png"}]}).encode()
+    with open(run_dir / "meta.json", "wb") as f:  # the way a streaming writer does it
+        f.write(body[:20])
+        f.flush()
+        f.write(body[20:])
+    qtbot.waitUntil(lambda: live.controller.model.row_of(image_id(11)) >= 0,
+                    timeout=LIVE_TIMEOUT_MS)
+
+
+def test_a_deleted_run_disappears(qtbot, live: Live) -> None:
+    shutil.rmtree(live.data / "runs" / run_id(2))
+    qtbot.waitUntil(lambda: live.controller.model.row_of(image_id(2, 1)) == -1
+                    and live.controller.model.row_of(image_id(2, 2)) == -1,
+                    timeout=LIVE_TIMEOUT_MS)
+    assert live.controller.model.rowCount() == 6
+    assert "removed" in live.events
+
+
+def test_a_renamed_run_moves(qtbot, live: Live) -> None:
+    os.rename(live.data / "runs" / run_id(1), live.data / "runs" / run_id(12))
+    qtbot.waitUntil(lambda: live.controller.model.row_of(image_id(1)) == -1
+                    and live.controller.model.row_of(image_id(12)) >= 0,
+                    timeout=LIVE_TIMEOUT_MS)
+
+
+def test_a_growing_meta_json_adds_posts(qtbot, live: Live) -> None:
+    rid = run_id(3)
+    make_image(live.data / "runs" / rid / "slide-3.png", color="#27ae60")
+    meta_path = live.data / "runs" / rid / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["posts"].append({"index": 3, "text": "A third slide",
+                          "finalImageUrl": f"/data/runs/{rid}/slide-3.png"})
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    model = live.controller.model
+    qtbot.waitUntil(lambda: model.row_of(image_id(3, 3)) == 2, timeout=LIVE_TIMEOUT_MS)
+    assert model.index(2).data() == "A third slide"
+
+
+def test_a_changed_caption_updates_the_row_in_place(qtbot, live: Live) -> None:
+    rid = run_id(0)
+    meta_path = live.data / "runs" / rid / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["posts"][0]["text"] = "Rewritten caption"
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    model = live.controller.model
+    row = model.row_of(image_id(0))
+    qtbot.waitUntil(lambda: model.index(row).data() == "Rewritten caption",
+                    timeout=LIVE_TIMEOUT_MS)
+    assert "inserted" not in live.events and "removed" not in live.events
+
+
+def test_favorites_changed_by_another_process_update_hearts(qtbot, live: Live) -> None:
+    path = live.data / "gallery-favorites.json"
+    # The web server's way: read, modify, write in place (no lock, no rename).
+    code = ("import json, sys; p = sys.argv[1]; "
+            "doc = {'favorites': {sys.argv[2]: True}, 'usageCounts': {sys.argv[3]: 7}}; "
+            "open(p, 'w', encoding='utf-8').write(json.dumps(doc, indent=2))")
+    subprocess.run([sys.executable, "-c", code, str(path), image_id(2), image_id(0, 2)],
+                   check=True)
+    model = live.controller.model
+    qtbot.waitUntil(lambda: model.is_favorite(image_id(2))
+                    and model.usage_count(image_id(0, 2)) == 7, timeout=LIVE_TIMEOUT_MS)
+    counts: list[tuple[int, int]] = []
+    live.controller.counts_changed.connect(lambda n, f: counts.append((n, f)))
+    subprocess.run([sys.executable, "-c", code, str(path), image_id(3), image_id(0, 2)],
+                   check=True)
+    qtbot.waitUntil(lambda: model.is_favorite(image_id(3))
+                    and not model.is_favorite(image_id(2)), timeout=LIVE_TIMEOUT_MS)
+    assert "changed" in live.events
+
+
+def test_a_replaced_image_refreshes_its_thumbnail(qtbot, live: Live) -> None:
+    controller = live.controller
+    row = live.proxy_row(image_id(3))
+    controller.set_visible_rows([row])
+    index = controller.proxy.index(row, 0)
+    qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
+                    timeout=LIVE_TIMEOUT_MS)
+
+    def center(pixmap: QPixmap) -> QColor:
+        image = pixmap.toImage()
+        return image.pixelColor(image.width() * 3 // 4, image.height() * 3 // 4)
+
+    assert center(index.data(Qt.ItemDataRole.DecorationRole)).red() > 150
+    target = live.data / "runs" / run_id(3) / "slide-1.png"
+    fresh = make_image(target.with_name("incoming.png"), color="#2980b9")
+    os.replace(fresh, target)  # how editors and the studio replace files: atomically
+
+    def turned_blue() -> bool:
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        return isinstance(pixmap, QPixmap) and center(pixmap).blue() > 150
+
+    qtbot.waitUntil(turned_blue, timeout=LIVE_TIMEOUT_MS)
+
+
+def test_selection_and_order_survive_live_changes(qtbot, live: Live) -> None:
+    controller = live.controller
+    proxy = controller.proxy
+    selection = QItemSelectionModel(proxy)
+    selection.select(proxy.index(live.proxy_row(image_id(1, 2)), 0),
+                     QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    selection.setCurrentIndex(proxy.index(live.proxy_row(image_id(1, 2)), 0),
+                              QItemSelectionModel.SelectionFlag.NoUpdate)
+    add_run(live.data, 20)
+    shutil.rmtree(live.data / "runs" / run_id(3))
+    qtbot.waitUntil(lambda: controller.model.row_of(image_id(20)) == 0
+                    and controller.model.row_of(image_id(3)) == -1, timeout=LIVE_TIMEOUT_MS)
+    chosen = [i.data(ImageRole.IMAGE_ID) for i in selection.selectedIndexes()]
+    assert chosen == [image_id(1, 2)]
+    assert selection.currentIndex().data(ImageRole.IMAGE_ID) == image_id(1, 2)
+
+
+def test_the_data_folder_deleted_and_recreated(qtbot, live: Live) -> None:
+    shutil.rmtree(live.data)
+    model = live.controller.model
+    qtbot.waitUntil(lambda: model.rowCount() == 0, timeout=LIVE_TIMEOUT_MS)
+    add_run(live.data, 30)
+    qtbot.waitUntil(lambda: model.row_of(image_id(30)) == 0, timeout=LIVE_TIMEOUT_MS)
