@@ -50,6 +50,7 @@ class GalleryView(QListView):
         super().__init__(parent)
         # First: Qt calls the overridden doItemsLayout from the setters below.
         self._target_px = 200
+        self._overlay: QWidget | None = None
         self._visible_timer = QTimer(self)
         self._visible_timer.setSingleShot(True)
         self._visible_timer.setInterval(VISIBLE_ROWS_DEBOUNCE_MS)
@@ -125,7 +126,14 @@ class GalleryView(QListView):
         """Re-justify the columns to the new width."""
         super().resizeEvent(event)
         self._update_grid()
+        if self._overlay is not None:
+            self._overlay.setGeometry(self.viewport().rect())
         self.schedule_visible_rows()
+
+    def set_overlay(self, widget: QWidget) -> None:
+        """Keep ``widget`` (a child of the viewport) covering the viewport, e.g. an empty state."""
+        self._overlay = widget
+        widget.setGeometry(self.viewport().rect())
 
     # -- visible rows -------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -106,17 +105,16 @@ class MainWindow(QMainWindow):
         proxy.dataChanged.connect(self._on_proxy_data_changed)
 
         self.banner = MessageBanner(self)
-        self.empty_state = EmptyState(self)
+        # Over the grid rather than instead of it: the grid keeps the keyboard focus.
+        self.empty_state = EmptyState(self.view.viewport())
+        self.view.set_overlay(self.empty_state)
         self.empty_state.action_requested.connect(self._on_empty_state_action)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.view)
-        self.stack.addWidget(self.empty_state)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
 
     def _build_toolbar(self) -> None:
@@ -208,8 +206,7 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         """The grid takes the keyboard first (arrows, H, Enter), not the search field."""
         super().showEvent(event)
-        focus = QApplication.focusWidget()
-        if not event.spontaneous() and focus in (None, self.toolbar.search_field):
+        if not event.spontaneous():
             self.view.setFocus()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -307,13 +304,13 @@ class MainWindow(QMainWindow):
     def _update_empty_state(self, *args: object) -> None:
         proxy = self._controller.proxy
         if proxy.rowCount() > 0:
-            self.stack.setCurrentWidget(self.view)
+            self.empty_state.hide()
             return
         source = proxy.sourceModel()
         reason = empty_reason(self._controller.data_dir(), self._scanning,
                               source is not None and source.rowCount() > 0, proxy.search_text())
         self.empty_state.show_reason(reason, self._controller.data_dir(), proxy.search_text())
-        self.stack.setCurrentWidget(self.empty_state)
+        self.empty_state.show()
 
     def _on_empty_state_action(self, reason: EmptyReason) -> None:
         if reason is EmptyReason.NO_MATCHES:

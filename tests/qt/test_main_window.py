@@ -107,7 +107,7 @@ def test_launch_shows_every_image_with_thumbnails(qtbot, window: MainWindow,
     qtbot.waitUntil(lambda: all(proxy.index(r, 0).data(Qt.ItemDataRole.DecorationRole)
                                 is not None for r in range(9)), timeout=TIMEOUT)
     qtbot.waitUntil(controller.is_idle, timeout=TIMEOUT)
-    assert window.stack.currentWidget() is window.view
+    assert window.empty_state.isHidden()
     assert data.name in window.windowTitle()
 
 
@@ -177,11 +177,11 @@ def test_favorites_only_shows_exactly_the_favorites(qtbot, window: MainWindow,
 def test_no_favorites_yet_shows_a_helpful_empty_state(qtbot, window: MainWindow) -> None:
     window.actions_by_id["favoritesOnlyAction"].trigger()
     empty = window.findChild(EmptyState, "emptyState")
-    assert empty is not None and window.stack.currentWidget() is empty
+    assert empty is not None and empty.isVisible()
     assert empty.title() == "No favorites yet"
     qtbot.mouseClick(empty.button(), Qt.MouseButton.LeftButton)
     assert not window.actions_by_id["favoritesOnlyAction"].isChecked()
-    assert window.stack.currentWidget() is window.view
+    assert window.empty_state.isHidden()
 
 
 def test_search_filters_as_you_type(qtbot, window: MainWindow) -> None:
@@ -309,7 +309,7 @@ def test_without_a_data_folder_it_offers_to_open_one(qtbot, controller: GalleryC
                                                      settings: AppSettings) -> None:
     window = open_window(qtbot, controller, settings, None)
     empty = window.findChild(EmptyState, "emptyState")
-    assert empty is not None and window.stack.currentWidget() is empty
+    assert empty is not None and empty.isVisible()
     assert empty.button().isVisible() and empty.button().text() == "Open Data Folder…"
     assert window.actions_by_id["openDataDirAction"].objectName() == "openDataDirAction"
 
@@ -367,7 +367,7 @@ def test_search_without_matches_offers_to_clear_it(qtbot, window: MainWindow) ->
     window.toolbar.search_field.setText("no such words anywhere")
     window.toolbar.apply_search()
     empty = window.findChild(EmptyState, "emptyState")
-    assert window.stack.currentWidget() is empty and empty.reason() is EmptyReason.NO_MATCHES
+    assert empty.isVisible() and empty.reason() is EmptyReason.NO_MATCHES
     qtbot.mouseClick(empty.button(), Qt.MouseButton.LeftButton)
     assert window.toolbar.search_field.text() == "" and len(proxy_ids(window)) == 9
-    assert window.stack.currentWidget() is window.view
+    assert window.empty_state.isHidden()
