@@ -263,7 +263,10 @@ class FavoritesStore:
                 self._external_change = True
             return new
         data = render(view)
-        aside = set_aside(self._path, disk.data or self._data or b"") if bad else None
+        # A file with entries we could not read loses them by this write: keep it, as a bad one.
+        lossy = not bad and doc.unread > 0
+        aside = (set_aside(self._path, disk.data or self._data or b"") if bad or lossy
+                 else None)
         try:
             written = fsutil.write_atomic(self._path, data)
         except BaseException:
@@ -271,7 +274,10 @@ class FavoritesStore:
                 with suppress(OSError):
                     aside.unlink()
             raise
-        if aside is not None:
+        if aside is not None and lossy:
+            log.warning("kept a copy of the favorites file %s as %s: %d entries in it could "
+                        "not be read and are not written back", self._path, aside, doc.unread)
+        elif aside is not None:
             log.warning("moved the unreadable favorites file %s aside to %s", self._path, aside)
         self._sig = Signature.of(written, time.time_ns())
         self._data = data
@@ -289,6 +295,7 @@ class FavoritesStore:
             else:
                 doc.usage[image_id] = new
             doc.fav_body, doc.usage_body = view.fav_body, view.usage_body
+            doc.unread = 0  # the file now holds only what we could read
             if doc is not self._doc:
                 self._frozen = None
             self._doc, self._problem = doc, None

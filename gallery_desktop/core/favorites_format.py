@@ -38,7 +38,9 @@ class FavoritesData:
     ``top`` holds every top-level key in file order; the values under ``favorites`` and
     ``usageCounts`` there are placeholders, the live data being ``favorites`` and ``usage``.
     ``fav_body`` / ``usage_body`` cache the rendered entries of those two sections, so
-    that a write patches one line instead of re-encoding 100,000 entries.
+    that a write patches one line instead of re-encoding 100,000 entries. ``unread`` counts
+    the entries (or whole sections) of the file that could not be used and that a write
+    would therefore not carry over.
     """
 
     favorites: dict[str, bool] = field(default_factory=dict)
@@ -46,6 +48,7 @@ class FavoritesData:
     top: dict[str, Any] = field(default_factory=lambda: {FAVORITES_KEY: None, USAGE_KEY: None})
     fav_body: bytes | None = None
     usage_body: bytes | None = None
+    unread: int = 0
 
 
 def parse(data: bytes, source: str) -> FavoritesData | None:
@@ -56,7 +59,8 @@ def parse(data: bytes, source: str) -> FavoritesData | None:
     logged). ``usageCounts`` must be an object of non-negative integers; a float with an
     integral value (``3.0``) becomes an int; negatives, fractions, NaN/infinity, strings
     (even numeric ones), booleans and null are dropped and logged. A section of the wrong
-    type is treated as empty (logged) and rewritten at the next write. An object with
+    type is treated as empty (logged) and rewritten at the next write; everything dropped
+    is counted in ``unread``, so that the file can be kept before it is. An object with
     neither key is the legacy flat form ``{id: true}``: its boolean values are entries
     and any other keys are kept. Unknown top-level keys are kept, in order.
 
@@ -95,8 +99,11 @@ def parse(data: bytes, source: str) -> FavoritesData | None:
     else:
         # The sections' raw values are not kept: their live form is favorites/usage.
         result.top = {k: None if k in (FAVORITES_KEY, USAGE_KEY) else v for k, v in doc.items()}
-        result.favorites = _read_favorites(doc.get(FAVORITES_KEY, {}), source)
-        result.usage = _read_usage(doc.get(USAGE_KEY, {}), source)
+        raw_favorites, raw_usage = doc.get(FAVORITES_KEY, {}), doc.get(USAGE_KEY, {})
+        result.favorites = _read_favorites(raw_favorites, source)
+        result.usage = _read_usage(raw_usage, source)
+        result.unread = (_dropped(raw_favorites, len(result.favorites), true_only=True)
+                         + _dropped(raw_usage, len(result.usage)))
     result.top.setdefault(FAVORITES_KEY, None)
     result.top.setdefault(USAGE_KEY, None)
     return result
@@ -110,6 +117,16 @@ def _kind(value: object) -> str:
     if isinstance(value, str):
         return "string"
     return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _dropped(raw: object, kept: int, *, true_only: bool = False) -> int:
+    """How much of a section was not kept: entries, or 1 for a non-empty section of the wrong
+    type (``false`` favorites are no loss: they mean "not a favorite")."""
+    if not isinstance(raw, dict):
+        return 0 if raw is None or raw == [] or raw == "" else 1
+    if true_only:
+        return sum(1 for v in raw.values() if v is not True and v is not False)
+    return len(raw) - kept
 
 
 def _read_favorites(raw: object, source: str) -> dict[str, bool]:
