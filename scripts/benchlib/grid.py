@@ -57,6 +57,7 @@ class Subject:
     set_favorites_only: Callable[[bool], None]
     favorite_role: int
     close: Callable[[], None]
+    ready: Callable[[], None] = lambda: None  # after show: wait until idle before measuring
 
 
 class PaintCounter:
@@ -308,16 +309,17 @@ def part_grid(config: dict[str, Any]) -> dict[str, Any]:
     app = QApplication.instance() or QApplication([])
     baseline = rss_bytes()
     data_dir = Path(config["data_dir"])
+    records = make_records(int(config["images"]), data_dir, int(config["favorite_every"]))
     if config["which"] == "real":
         from benchlib.realgrid import real_subject
 
-        subject = real_subject(data_dir, Path(config["cache_dir"]))
+        subject = real_subject(data_dir, Path(config["cache_dir"]), records)
     else:
         subject = bare_subject()
     subject.window.resize(*WINDOW_SIZE)
     subject.window.show()
     QTest.qWaitForWindowExposed(subject.window)
-    records = make_records(int(config["images"]), data_dir, int(config["favorite_every"]))
+    subject.ready()
     result = measure(subject, records, steps=int(config["steps"]),
                      filter_cycles=int(config["filter_cycles"]), toggles=int(config["toggles"]))
     result["rss_baseline"] = baseline

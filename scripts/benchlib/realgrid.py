@@ -1,7 +1,8 @@
-"""The real grid for the grid part: GalleryView + GalleryDelegate + GalleryModel + GalleryProxy."""
+"""The real window for the grid part: MainWindow over a GalleryController, records fed directly."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,32 +11,51 @@ from benchlib.grid import Subject
 
 log = logging.getLogger(__name__)
 
+# The records are not on disk, so the controller's periodic safety-net re-scan would find
+# an empty runs folder and remove them: push it past the end of the measurement.
+_NO_PERIODIC_RESCAN_MS = 3_600_000
 
-def real_subject(data_dir: Path, cache_dir: Path) -> Subject:
-    """The product's own view, delegate, model and proxy in a QMainWindow.
 
-    Records go straight into the model, as the scanner's batches do, bypassing the scan.
+def write_data_dir(data_dir: Path, records: list[Any]) -> None:
+    """An empty ``runs/`` folder and a favorites file holding the records' hearts and counts."""
+    (data_dir / "runs").mkdir(parents=True, exist_ok=True)
+    body = {"favorites": {r.id: True for r in records if r.is_favorite},
+            "usageCounts": {r.id: r.usage_count for r in records if r.usage_count}}
+    (data_dir / "gallery-favorites.json").write_text(json.dumps(body, indent=2),
+                                                     encoding="utf-8")
+
+
+def real_subject(data_dir: Path, cache_dir: Path, records: list[Any]) -> Subject:
+    """The app's MainWindow and GalleryController, wired as ``gallery_desktop.app`` does.
+
+    The controller opens ``data_dir`` (hearts load from its favorites file, the scan finds
+    no runs); ``fill`` then hands all records to the model in one batch, as the scanner's
+    ``batch_ready`` does, bypassing the scan.
     """
-    from PySide6.QtWidgets import QMainWindow
-
-    from gallery_desktop.qt.gallery_view import GalleryView
-    from gallery_desktop.qt.model import GalleryModel
-    from gallery_desktop.qt.proxy import GalleryProxy
+    from gallery_desktop.app import create_application, wait_until_settled
+    from gallery_desktop.qt.actions import ActionId
+    from gallery_desktop.qt.controller import GalleryController
+    from gallery_desktop.qt.main_window import MainWindow
     from gallery_desktop.qt.roles import ImageRole
+    from gallery_desktop.qt.settings import AppSettings
 
-    model = GalleryModel()
-    proxy = GalleryProxy()
-    proxy.setSourceModel(model)
-    window = QMainWindow()
-    view = GalleryView(window)
-    view.setModel(proxy)
-    window.setCentralWidget(view)
+    create_application([])  # names, theme and icon on the running QApplication
+    write_data_dir(data_dir, records)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    settings = AppSettings.from_file(cache_dir / "bench-settings.ini")
+    controller = GalleryController(cache_dir, rescan_interval_ms=_NO_PERIODIC_RESCAN_MS)
+    window = MainWindow(controller, settings)
+    window.open_data_dir(data_dir)
+    favorites_only = window.actions_by_id[ActionId.FAVORITES_ONLY]
 
-    def fill(records: list[Any]) -> None:
-        model.apply_favorites({r.id for r in records if r.is_favorite},
-                              {r.id: r.usage_count for r in records if r.usage_count})
-        model.insert_images(records)
+    def ready() -> None:
+        if not wait_until_settled(window, controller, timeout_s=60):
+            raise RuntimeError("the window did not settle on the empty data folder")
 
-    return Subject(window=window, view=view, fill=fill,
-                   set_favorites_only=proxy.set_favorites_only,
-                   favorite_role=int(ImageRole.IS_FAVORITE), close=window.close)
+    def close() -> None:
+        window.close()
+        controller.shutdown()
+
+    return Subject(window=window, view=window.view, fill=controller.model.insert_images,
+                   set_favorites_only=favorites_only.setChecked,
+                   favorite_role=int(ImageRole.IS_FAVORITE), close=close, ready=ready)
