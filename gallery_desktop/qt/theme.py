@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleHintReturn,
+    QStyleOption,
+    QWidget,
+)
 
 WINDOW = "#17181c"
 SURFACE = "#1e2025"
@@ -124,8 +132,20 @@ def dark_palette() -> QPalette:
     return palette
 
 
+class GalleryStyle(QProxyStyle):
+    """Fusion, with menu mnemonics underlined only while Alt is held (as most desktops do)."""
+
+    def styleHint(self, hint: QStyle.StyleHint, option: QStyleOption | None = None,
+                  widget: QWidget | None = None,
+                  return_data: QStyleHintReturn | None = None) -> int:
+        """Answer Fusion's hints, except for always-visible shortcut underlines."""
+        if hint == QStyle.StyleHint.SH_UnderlineShortcut:
+            return 0
+        return super().styleHint(hint, option, widget, return_data)
+
+
 def apply_theme(app: QApplication) -> None:
     """Give ``app`` the Fusion style, the dark palette and the style sheet."""
-    app.setStyle("Fusion")
+    app.setStyle(GalleryStyle(QStyleFactory.create("Fusion")))
     app.setPalette(dark_palette())
     app.setStyleSheet(STYLE_SHEET)
