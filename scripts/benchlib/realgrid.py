@@ -58,4 +58,5 @@ def real_subject(data_dir: Path, cache_dir: Path, records: list[Any]) -> Subject
 
     return Subject(window=window, view=window.view, fill=controller.model.insert_images,
                    set_favorites_only=favorites_only.setChecked,
-                   favorite_role=int(ImageRole.IS_FAVORITE), close=close, ready=ready)
+                   favorite_role=int(ImageRole.IS_FAVORITE), close=close, ready=ready,
+                   idle=controller.is_idle)

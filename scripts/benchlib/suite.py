@@ -212,19 +212,28 @@ def grid(ctx: Context) -> list[Figure]:
     out.insert(7, Figure(key="grid_rss_mb", label=f"grid {n}: process RSS after fill",
                          unit="MB", value=median(rss), floor=median(rss_floor), floor_label=bare,
                          goal=Goal.MAX_VALUE, target=500, samples=rss, floor_samples=rss_floor))
-    r0 = real[0]
+    r0, f0 = real[0], floor[0]
     ctx.notes.append(
-        f"Grid: window 1280x800 offscreen (viewport {r0['viewport'][0]}x{r0['viewport'][1]}), "
-        f"{r0['rows']:,} rows, {r0['favorite_rows']:,} favorites; fill = handing the records "
-        "to the model; first paint = from the fill call's return until the viewport's first "
-        f"paint event has been handled; scroll = {s.steps} steps of a quarter viewport each, "
-        "QScrollBar.setValue + a forced synchronous viewport.repaint(); filter = from the "
-        "switch until the view has repainted; toggle = setData(isFavorite) on the view's "
-        "model until data() returns the new value. Real process RSS (median): "
-        f"{median(mb('rss_baseline', real)):.0f} MB with Qt up, "
+        "Grid: the app's MainWindow over a GalleryController, wired as gallery_desktop.app "
+        "does, 1280x800 offscreen (viewport "
+        f"{r0['viewport'][0]}x{r0['viewport'][1]}; the floor's window is sized to the same "
+        f"viewport, {f0['viewport'][0]}x{f0['viewport'][1]}); hearts load from the data "
+        f"folder's favorites file ({r0['favorite_rows']:,} of {r0['rows']:,} rows); the "
+        "records go to GalleryModel.insert_images in one batch, as the scanner's batches do, "
+        "bypassing the scan (the controller's periodic safety-net re-scan is pushed past the "
+        "measurement, since the records are not on disk). First paint: from the fill call's "
+        "return until a viewport paint that drew cells has been handled. Scroll: "
+        f"{s.steps} steps of a quarter viewport, QScrollBar.setValue + a forced synchronous "
+        "viewport.repaint(), after the batched layout has placed every row. Filter: the "
+        "favoritesOnlyAction toggled until the view has repainted. Toggle: setData("
+        "isFavorite) on the view's model (the write then goes to the favorites file on a "
+        "worker thread) until data() returns the new value; each toggle waits until the "
+        "previous write has finished, as a person's clicks are further apart than a write. "
+        "The records' image files do not exist, so no thumbnail is held in memory (cells "
+        "show the broken-image placeholder). "
+        f"Real process RSS (median): {median(mb('rss_baseline', real)):.0f} MB with Qt up, "
         f"{median(mb('rss_before_fill', real)):.0f} MB with the window and the records, "
-        f"{median(rss):.0f} MB after the fill; no thumbnails are loaded (the records' image "
-        "files do not exist).")
+        f"{median(rss):.0f} MB after the fill.")
     return out
 
 
