@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
@@ -176,7 +176,8 @@ class GalleryView(QListView):
         self._visible_timer.stop()
         self.visible_rows_changed.emit(self.visible_rows())
 
-    def rowsInserted(self, parent: QModelIndex, start: int, end: int) -> None:
+    def rowsInserted(self, parent: QModelIndex | QPersistentModelIndex, start: int,
+                     end: int) -> None:
         """New rows may be on screen: report."""
         super().rowsInserted(parent, start, end)
         self.schedule_visible_rows()

@@ -279,7 +279,7 @@ class ImageViewer(QDialog):
 
     def _favorite_index(self) -> QModelIndex:
         if self._current.isValid():
-            return QModelIndex(self._current)
+            return self._model.index(self._current.row(), 0)
         if self._record is None:
             return QModelIndex()
         return source_index(self._model, self._record.id)
@@ -330,7 +330,7 @@ class ImageViewer(QDialog):
         if not self._current.isValid():
             self._on_rows_moved()  # a re-hearted image may be back in the view
         if self._current.isValid() and top_left.row() <= self._current.row() <= bottom_right.row():
-            record = QModelIndex(self._current).data(ImageRole.RECORD)
+            record = self._current.data(ImageRole.RECORD)
             if isinstance(record, GalleryImage):
                 changed_file = record.image_path != self._record.image_path
                 self._record = record
