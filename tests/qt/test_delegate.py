@@ -252,3 +252,16 @@ def test_double_click_on_the_image_asks_to_open_it(qtbot, view: GalleryView,
                           pos=image_rect(view.visualRect(index)).center())
     opened: QModelIndex = blocker.args[0]
     assert opened.row() == 2
+
+
+def test_hovering_a_cell_in_the_view_shows_its_heart(qtbot, view: GalleryView,
+                                                     model: GalleryModel) -> None:
+    index = model.index(1, 0)
+    probe = heart_rect(view.visualRect(index)).center() + QPoint(0, 8)
+
+    def heart_pixel() -> QColor:
+        return view.viewport().grab().toImage().pixelColor(probe)
+
+    assert close(heart_pixel(), TILE_COLOR, 6)
+    qtbot.mouseMove(view.viewport(), image_rect(view.visualRect(index)).center())
+    qtbot.waitUntil(lambda: not close(heart_pixel(), TILE_COLOR, 6))
