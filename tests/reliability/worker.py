@@ -8,12 +8,13 @@ Modes:
     hammer PATH TAG SECONDS ACKS: after "go" on stdin, toggle and count uses of shared and
         own ids through a FavoritesStore for SECONDS; ack lines are "<op> <id> <new value>".
     setter PATH TAG SECONDS ACKS: after "go", heart new ids ``<TAG>_<n>`` and count uses of
-        ``<TAG>_count``; ack lines also carry when the call began and ended and which of the
-        web writer's changes the written file held (see ``_setter``).
+        ``<TAG>_count``; ack lines also carry when each write read and replaced the file and
+        which of the web writer's changes the written file held (see ``_setter``).
     web PATH SECONDS LOG RELOAD_EVERY: after "go", behave like the studio's web server (the
         design note's FavoritesService): read the file only at start and every RELOAD_EVERY
         operations (its gallery scans), change its memory, and write the whole memory back in
-        place with no lock and no rename. LOG lines: "<web ids> <web count> <start> <done>".
+        place with no lock and no rename. LOG lines: "<start> <done> <web state>" (see
+        ``web_state``).
     reader PATH SECONDS: after "go", read the file over and over as plain bytes and, when
         those do not parse, through FavoritesStore's retrying reader; prints the counts.
     hold PATH: take the store's cross-process lock, print "holding", wait to be killed.
@@ -44,6 +45,9 @@ WEB_PREFIX = "web_"
 WEB_COUNTER = "web_count"
 # The web writer writes in pieces, as a large writeFile does, so a reader can see it torn.
 WEB_CHUNK = 4096
+# Setters pause between clicks, so that some web writes happen while none of ours is in
+# flight: only those can show whether we overwrite the web server's finished changes.
+SETTER_PAUSE_S = 0.01
 
 
 def say(line: str) -> None:
@@ -96,30 +100,40 @@ def _hammer(path: Path, tag: str, seconds: float, acks: Path) -> None:
     say(f"done {done}")
 
 
-def _web_state(data: bytes) -> tuple[int, int]:
-    """How many of the web writer's ids (web_0, web_1 ... without a gap) and which web count
-    the bytes hold."""
+def web_state(favorites: dict[str, Any], counts: dict[str, Any]) -> str:
+    """The web writer's changes in a document, compactly: "<n> <count> <holes>", where its
+    hearts are web_0 .. web_<n-1> less the (comma-separated, or "-") holes that races left."""
+    present = {int(k[len(WEB_PREFIX):]) for k in favorites if k.startswith(WEB_PREFIX)}
+    n = max(present, default=-1) + 1
+    holes = ",".join(str(i) for i in range(n) if i not in present) or "-"
+    return f"{n} {counts.get(WEB_COUNTER, 0)} {holes}"
+
+
+def _web_state(data: bytes) -> str:
     doc = json.loads(data)
-    favorites, counts = doc.get("favorites", {}), doc.get("usageCounts", {})
-    n = 0
-    while f"{WEB_PREFIX}{n}" in favorites:
-        n += 1
-    return n, counts.get(WEB_COUNTER, 0)
+    return web_state(doc.get("favorites", {}), doc.get("usageCounts", {}))
 
 
 def _setter(path: Path, tag: str, seconds: float, acks: Path) -> None:
-    """Ack lines: "<op> <id> <value> <began ns> <ended ns> <web ids> <web count>", the last two
-    read from the very bytes this store wrote (captured on their way to the disk)."""
-    written = threading.local()
-    real_write = fsutil.write_atomic
+    """Ack lines: "<op> <id> <value> <read ns> <written ns> <web state>": when the
+    write read the file under the lock and when its rename was done (the window in which
+    another writer's change can be lost), and what of the web writer's changes the very
+    bytes it wrote held (captured on their way to the disk)."""
+    seen = threading.local()
+    real_look, real_write = favorites_module.look, fsutil.write_atomic
+
+    def timed_look(*args: Any, **kwargs: Any) -> Any:
+        seen.read_at = time.monotonic_ns()  # the last look before a write is its commit's
+        return real_look(*args, **kwargs)
 
     def capturing_write(target: Path, data: bytes) -> os.stat_result:
         result = real_write(target, data)
-        written.data = data
+        seen.written_at = time.monotonic_ns()
+        seen.data = data
         return result
 
+    favorites_module.look = timed_look  # type: ignore[assignment]
     fsutil.write_atomic = capturing_write  # type: ignore[assignment]
-    assert favorites_module.fsutil is fsutil  # the store writes through this very module
     store = _store(path)
     fd = _acks(acks)
     _wait_for_go()
@@ -128,8 +142,7 @@ def _setter(path: Path, tag: str, seconds: float, acks: Path) -> None:
     for k in itertools.count():
         if time.monotonic() >= deadline:
             break
-        written.data = None
-        began = time.monotonic_ns()
+        seen.data = None
         if k % 2 == 0:
             image_id = f"{tag}_{k // 2}"
             value = int(store.set_favorite(image_id, True))
@@ -138,11 +151,11 @@ def _setter(path: Path, tag: str, seconds: float, acks: Path) -> None:
             image_id = f"{tag}_count"
             value = store.increment_usage(image_id)
             op = "inc"
-        ended = time.monotonic_ns()
-        assert written.data is not None, "every operation here changes the file"
-        web_ids, web_count = _web_state(written.data)
-        os.write(fd, f"{op} {image_id} {value} {began} {ended} {web_ids} {web_count}\n".encode())
+        assert seen.data is not None, "every operation here changes the file"
+        os.write(fd, f"{op} {image_id} {value} {seen.read_at} {seen.written_at} "
+                     f"{_web_state(seen.data)}\n".encode())
         done += 1
+        time.sleep(SETTER_PAUSE_S)
     say(f"done {done}")
 
 
@@ -189,8 +202,8 @@ def _web(path: Path, seconds: float, log: Path, reload_every: int) -> None:
         began = time.monotonic_ns()
         server.save()
         done = time.monotonic_ns()
-        os.write(fd, f"{n} {server.data['usageCounts'].get(WEB_COUNTER, 0)} {began} {done}\n"
-                 .encode())
+        state = web_state(server.data.get("favorites", {}), server.data.get("usageCounts", {}))
+        os.write(fd, f"{began} {done} {state}\n".encode())
         time.sleep(0.002)  # a busy person clicking, not a tight loop starving the others
     say(f"done {k}")
 
