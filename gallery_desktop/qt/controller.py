@@ -317,9 +317,9 @@ class GalleryController(QObject):
 
     # scanner
 
-    @Slot(object)
-    def _on_batch(self, images: list[GalleryImage]) -> None:
-        self.model.insert_images(images)
+    @Slot(object, object)
+    def _on_batch(self, images: list[GalleryImage], search_texts: dict[str, str]) -> None:
+        self.model.insert_images(images, search_texts)
 
     @Slot(int, int)
     def _on_progress(self, runs: int, images: int) -> None:

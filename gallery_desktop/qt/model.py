@@ -159,7 +159,9 @@ class GalleryModel(QAbstractListModel):
         self._by_id: dict[str, GalleryImage] = {}
         self._search: dict[str, str] = {}
         self._ids_by_run: dict[str, set[str]] = {}
-        self._ids_by_path: dict[Path, set[str]] = {}
+        # Files are nearly always shown once: one id per path, a set only for the rest.
+        self._id_by_path: dict[Path, str] = {}
+        self._more_ids_by_path: dict[Path, set[str]] = {}
         self._favorites: set[str] = set()
         self._usage: dict[str, int] = {}
         self._favorites_present = 0
@@ -290,7 +292,7 @@ class GalleryModel(QAbstractListModel):
 
     def ids_of_path(self, path: Path) -> set[str]:
         """The ids of the images whose file is ``path`` (a copy)."""
-        return set(self._ids_by_path.get(path, ()))
+        return set(self._ids_for_path(path))
 
     def accepts(self, row: int, favorites_only: bool, words: Sequence[str]) -> bool:
         """Whether ``row`` passes a filter: a heart if asked, and every (case-folded) word.
@@ -329,11 +331,18 @@ class GalleryModel(QAbstractListModel):
 
     # -- rows ------------------------------------------------------------------------------
 
-    def insert_images(self, images: Iterable[GalleryImage]) -> int:
+    def insert_images(self, images: Iterable[GalleryImage],
+                      search_texts: Mapping[str, str] | None = None) -> int:
         """Insert records at their sorted places; a known id is updated instead.
 
         Consecutive records that land in one place go in with one ``beginInsertRows``.
-        Returns how many rows were inserted.
+
+        Args:
+            images: The records.
+            search_texts: ``search_text()`` by id, when a worker thread made them already.
+
+        Returns:
+            How many rows were inserted.
         """
         fresh: list[GalleryImage] = []
         for rec in images:
@@ -363,8 +372,7 @@ class GalleryModel(QAbstractListModel):
             self.revision += 1
             self._records[pos:pos] = recs
             self._keys[pos:pos] = keys
-            for rec in recs:
-                self._add_lookups(rec)
+            self._add_lookups(recs, search_texts)
             self.endInsertRows()
         return len(seen)
 
@@ -403,7 +411,7 @@ class GalleryModel(QAbstractListModel):
         self.revision += 1
         self._drop_lookups(old)
         self._records[row] = rec
-        self._add_lookups(rec)
+        self._add_lookups([rec])
         idx = self.index(row)
         self.dataChanged.emit(idx, idx, _changed_roles(old, rec))
         return True
@@ -438,7 +446,8 @@ class GalleryModel(QAbstractListModel):
         self._by_id.clear()
         self._search.clear()
         self._ids_by_run.clear()
-        self._ids_by_path.clear()
+        self._id_by_path.clear()
+        self._more_ids_by_path.clear()
         self._favorites_present = 0
         self._pixmaps.clear()
         self._broken.clear()
@@ -516,7 +525,7 @@ class GalleryModel(QAbstractListModel):
 
     def set_thumbnail(self, path: Path, image: QImage) -> None:
         """Slot for a decoded thumbnail: becomes a pixmap here, on the GUI thread."""
-        if path not in self._ids_by_path or image.isNull():
+        if path not in self._id_by_path or image.isNull():
             return
         self._broken.pop(path, None)
         for evicted in self._pixmaps.put(path, QPixmap.fromImage(image)):
@@ -526,7 +535,7 @@ class GalleryModel(QAbstractListModel):
 
     def set_thumbnail_failed(self, path: Path, reason: str) -> None:
         """Slot for an image that could not be decoded: the broken placeholder shows."""
-        if path not in self._ids_by_path:
+        if path not in self._id_by_path:
             return
         self._pixmaps.pop(path)
         self._broken[path] = reason
@@ -539,7 +548,7 @@ class GalleryModel(QAbstractListModel):
         if had:
             self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
                                        ImageRole.THUMB_ERROR])
-        return path in self._ids_by_path
+        return path in self._id_by_path
 
     def clear_thumbnails(self) -> None:
         """Forget every pixmap (the thumbnail size changed)."""
@@ -612,14 +621,28 @@ class GalleryModel(QAbstractListModel):
         if image_id in self._by_id:
             self._favorites_present += 1 if value else -1
 
-    def _add_lookups(self, rec: GalleryImage) -> None:
-        self._by_id[rec.id] = rec
-        self._search[rec.id] = rec.search_text()
-        self._ids_by_run.setdefault(rec.run_id, set()).add(rec.id)
-        if rec.image_path is not None:
-            self._ids_by_path.setdefault(rec.image_path, set()).add(rec.id)
-        if rec.id in self._favorites:
-            self._favorites_present += 1
+    def _add_lookups(self, recs: Sequence[GalleryImage],
+                     search_texts: Mapping[str, str] | None = None) -> None:
+        # Whole-batch dict updates: this runs for every row a scan delivers.
+        ids = [rec.id for rec in recs]
+        self._by_id.update(zip(ids, recs, strict=True))
+        if search_texts is None:
+            self._search.update(zip(ids, [rec.search_text() for rec in recs], strict=True))
+        else:
+            given = search_texts.get
+            self._search.update((rec.id, given(rec.id) or rec.search_text()) for rec in recs)
+        by_run, by_path, more = self._ids_by_run, self._id_by_path, self._more_ids_by_path
+        for rec in recs:
+            run_ids = by_run.get(rec.run_id)
+            if run_ids is None:
+                by_run[rec.run_id] = {rec.id}
+            else:
+                run_ids.add(rec.id)
+            path = rec.image_path
+            if path is not None and by_path.setdefault(path, rec.id) != rec.id:
+                more.setdefault(path, set()).add(rec.id)
+        if self._favorites:
+            self._favorites_present += len(self._favorites.intersection(ids))
 
     def _drop_lookups(self, rec: GalleryImage) -> None:
         del self._by_id[rec.id]
@@ -629,17 +652,29 @@ class GalleryModel(QAbstractListModel):
             run_ids.discard(rec.id)
             if not run_ids:
                 del self._ids_by_run[rec.run_id]
-        if rec.image_path is not None:
-            path_ids = self._ids_by_path.get(rec.image_path)
-            if path_ids is not None:
-                path_ids.discard(rec.id)
-                if not path_ids:
-                    del self._ids_by_path[rec.image_path]
+        path = rec.image_path
+        if path is not None:
+            extra = self._more_ids_by_path.get(path)
+            if self._id_by_path.get(path) == rec.id:
+                if extra:
+                    self._id_by_path[path] = extra.pop()
+                else:
+                    del self._id_by_path[path]
                     # Nobody shows this file any more: let its pixmap go.
-                    self._pixmaps.pop(rec.image_path)
-                    self._broken.pop(rec.image_path, None)
+                    self._pixmaps.pop(path)
+                    self._broken.pop(path, None)
+            elif extra is not None:
+                extra.discard(rec.id)
+            if extra is not None and not extra:
+                del self._more_ids_by_path[path]
         if rec.id in self._favorites:
             self._favorites_present -= 1
+
+    def _ids_for_path(self, path: Path) -> list[str]:
+        first = self._id_by_path.get(path)
+        if first is None:
+            return []
+        return [first, *self._more_ids_by_path.get(path, ())]
 
     def _emit_for_id(self, image_id: str, roles: Sequence[int]) -> None:
         row = self.row_of(image_id)
@@ -648,7 +683,7 @@ class GalleryModel(QAbstractListModel):
             self.dataChanged.emit(idx, idx, [int(r) for r in roles])
 
     def _emit_for_path(self, path: Path, roles: Sequence[int]) -> None:
-        for image_id in self._ids_by_path.get(path, ()):
+        for image_id in self._ids_for_path(path):
             self._emit_for_id(image_id, roles)
 
 

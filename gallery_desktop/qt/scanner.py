@@ -71,7 +71,9 @@ class RunScanner(QObject):
     once ``open`` switched folders, nothing of the old one arrives any more.
 
     Signals:
-        batch_ready(object list[GalleryImage]): rows of a full scan, a batch at a time.
+        batch_ready(object images, object search_texts): rows of a full scan, a batch at a
+            time (a list of GalleryImage), with each one's ``search_text()`` by id, made
+            here so the GUI thread does not have to.
         progress(int runs_done, int images_so_far): during a full scan.
         runs_changed(object dict[str, tuple[GalleryImage, ...]]): runs whose images differ
             from what was sent before (empty tuple: the run is gone); apply as a diff.
@@ -80,7 +82,7 @@ class RunScanner(QObject):
         busy_changed(bool): whether jobs are queued or running.
     """
 
-    batch_ready = Signal(object)
+    batch_ready = Signal(object, object)
     progress = Signal(int, int)
     runs_changed = Signal(object)
     problems_changed = Signal(object)
@@ -88,7 +90,7 @@ class RunScanner(QObject):
     busy_changed = Signal(bool)
 
     # Worker -> GUI thread; queued because the receiver (self) lives in the GUI thread.
-    _w_batch = Signal(int, object, int, int)
+    _w_batch = Signal(int, object, object, int, int)
     _w_changes = Signal(int, object)
     _w_problems = Signal(int, object)
     _w_finished = Signal(int, object, bool)
@@ -216,12 +218,16 @@ class RunScanner(QObject):
             images += len(fresh)
             if (len(batch) >= self._batch_images
                     or time.monotonic() - last >= self._batch_seconds):
-                self._w_batch.emit(job.session, batch, runs, images)
+                self._send_batch(job, batch, runs, images)
                 batch, last = [], time.monotonic()
         if self._cancelled(job):
             return
-        self._w_batch.emit(job.session, batch, runs, images)
+        self._send_batch(job, batch, runs, images)
         self._finish(job, state, runs, images)
+
+    def _send_batch(self, job: _Job, batch: list[GalleryImage], runs: int, images: int) -> None:
+        texts = {img.id: img.search_text() for img in batch}
+        self._w_batch.emit(job.session, batch, texts, runs, images)
 
     def _rescan(self, job: _Job, state: _State) -> None:
         old = state.known
@@ -310,12 +316,12 @@ class RunScanner(QObject):
 
     # -- back on the GUI thread ------------------------------------------------------------
 
-    @Slot(int, object, int, int)
-    def _on_batch(self, session: int, images: list[GalleryImage], runs: int,
-                  count: int) -> None:
+    @Slot(int, object, object, int, int)
+    def _on_batch(self, session: int, images: list[GalleryImage], texts: dict[str, str],
+                  runs: int, count: int) -> None:
         if session == self._session:
             if images:
-                self.batch_ready.emit(images)
+                self.batch_ready.emit(images, texts)
             self.progress.emit(runs, count)
 
     @Slot(int, object)

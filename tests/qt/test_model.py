@@ -362,3 +362,24 @@ def test_accept_flags_match_accepts(model: GalleryModel) -> None:
             assert model.accept_flags(favorites_only, words) == [
                 model.accepts(row, favorites_only, words) for row in range(model.rowCount())]
     assert model.accept_flags(True, ("red",)).count(True) == 2
+
+
+def test_search_texts_made_elsewhere_are_taken_as_given(model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2)], {rec(1).id: "made by the scanner"})
+    assert model.index(model.row_of(rec(1).id)).data(ImageRole.SEARCH_TEXT) == \
+        "made by the scanner"
+    assert model.index(model.row_of(rec(2).id)).data(ImageRole.SEARCH_TEXT) == \
+        rec(2).search_text()
+
+
+def test_a_file_shown_twice_keeps_its_thumbnail_until_both_rows_go(qtbot, model) -> None:
+    shared = Path("/d/shared.png")
+    model.insert_images([rec(1, image_path=shared), rec(2, image_path=shared)])
+    model.set_thumbnail(shared, thumb())
+    model.remove_images([rec(2).id])
+    assert model.ids_of_path(shared) == {rec(1).id}
+    assert model.has_thumbnail(shared)
+    model.set_thumbnail_failed(shared, "gone bad")
+    assert model.index(0).data(ImageRole.THUMB_ERROR) == "gone bad"
+    model.remove_images([rec(1).id])
+    assert model.ids_of_path(shared) == set() and not model.has_thumbnail(shared)

@@ -52,7 +52,8 @@ class Recorder:
         scanner.problems_changed.connect(self._problems)
         scanner.finished.connect(self._finished)
 
-    def _batch(self, images: list[GalleryImage]) -> None:
+    def _batch(self, images: list[GalleryImage], texts: dict[str, str]) -> None:
+        assert texts == {img.id: img.search_text() for img in images}
         self.events.append(("batch", len(images)))
         self.rows.extend(images)
 
@@ -124,7 +125,7 @@ def test_switching_folder_mid_scan_sends_only_the_new_folder(qtbot, scanner, tmp
     rec = Recorder(scanner)
     switched: list[bool] = []
 
-    def switch(_images: list) -> None:
+    def switch(_images: list, _texts: dict) -> None:
         if not switched:
             switched.append(True)
             rec.rows.clear()
