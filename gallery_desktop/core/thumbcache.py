@@ -8,12 +8,13 @@ import io
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict, deque
 from pathlib import Path
 
 from PIL import Image
 
-from gallery_desktop.core.fsutil import write_atomic
+from gallery_desktop.core.fsutil import TEMP_SUFFIX, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ PNG_COMPRESS_LEVEL = 1
 # Entries waiting for the writer thread at most (~25 KB each); beyond, put() writes itself.
 WRITE_QUEUE_MAX = 256
 _WRITER_IDLE_S = 2.0
+_STALE_TEMP_S = 60.0
 
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _PNG_START = b"\x89PNG\r\n\x1a\n"
@@ -118,6 +120,7 @@ class ThumbnailCache:
         self._writes_cond = threading.Condition()
         self._unwritten = 0  # queued or being written
         self._writer_alive = False
+        self._swept = False  # stale temp files removed (once, by the first writer thread)
 
     @property
     def cache_dir(self) -> Path:
@@ -260,6 +263,9 @@ class ThumbnailCache:
 
     def _writer_loop(self) -> None:
         """Write queued entries; the thread ends after a while without work."""
+        if not self._swept:
+            self._swept = True
+            self._remove_stale_temp_files()
         while True:
             with self._writes_cond:
                 while not self._writes:
@@ -276,6 +282,23 @@ class ThumbnailCache:
                 with self._writes_cond:
                     self._unwritten -= 1
                     self._writes_cond.notify_all()
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temp files of writes cut short by an exit or a crash (older than a minute)."""
+        now = time.time()
+        try:
+            folders = [d for d in self._dir.iterdir() if d.is_dir()]
+        except OSError:
+            return
+        for folder in folders:
+            try:
+                temps = list(folder.glob(f".*{TEMP_SUFFIX}"))
+            except OSError:
+                continue
+            for temp in temps:
+                with contextlib.suppress(OSError):
+                    if now - temp.stat().st_mtime > _STALE_TEMP_S:
+                        temp.unlink()
 
     def _remember(self, key: str, data: bytes) -> None:
         """Keep ``data`` in the in-memory LRU, evicting the least recently used."""

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from gallery_desktop.core.errors import ThumbnailError
@@ -19,8 +19,11 @@ from gallery_desktop.core.thumbnails import decode_reduced
 
 log = logging.getLogger(__name__)
 
-# How long shutdown() waits for running decodes and cache writes (one takes far less).
+# How long shutdown() waits for running decodes (one takes far less), and then for the
+# cache's pending writes: those are worth keeping for the next start, but a shutdown on
+# the GUI thread (a new thumbnail size) must not hang on a slow disk.
 SHUTDOWN_WAIT_MS = 5000
+SHUTDOWN_FLUSH_MS = 1000
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
@@ -348,14 +351,10 @@ class ThumbnailLoader(QObject):
             return
         self._shut_down = True
         self._queue.close()
-        timer = QElapsedTimer()
-        timer.start()
         if not self._pool.waitForDone(SHUTDOWN_WAIT_MS):
             log.warning("thumbnail workers still busy after %d ms", SHUTDOWN_WAIT_MS)
-        if self._cache is not None:
-            left_s = max(0, SHUTDOWN_WAIT_MS - timer.elapsed()) / 1000
-            if not self._cache.flush(timeout=left_s):
-                log.warning("thumbnail cache writes still pending at shutdown")
+        if self._cache is not None and not self._cache.flush(timeout=SHUTDOWN_FLUSH_MS / 1000):
+            log.info("thumbnail cache writes still pending at shutdown; they continue")
 
     def pending(self) -> int:
         """Requests not answered yet (queued, or decoded but not yet delivered)."""

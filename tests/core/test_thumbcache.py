@@ -238,3 +238,20 @@ def test_writer_thread_ends_when_idle_and_restarts(tmp_path: Path,
     cache.put(src, EDGE, thumb_of(src))
     assert cache.flush(timeout=10)
     assert cache.get(src, EDGE) is not None
+
+
+def test_stale_temp_files_of_interrupted_writes_are_swept(tmp_path: Path) -> None:
+    folder = tmp_path / "cache" / "ab"
+    folder.mkdir(parents=True)
+    stale = folder / ".ab12.jpg.x1y2z3.tmp"
+    fresh = folder / ".ab34.jpg.q1w2e3.tmp"  # another process may be writing it right now
+    stale.write_bytes(b"half a jpeg")
+    fresh.write_bytes(b"half a jpeg")
+    old = stale.stat().st_mtime - 3600
+    os.utime(stale, (old, old))
+    src = make_image(tmp_path / "a.png")
+    cache = ThumbnailCache(tmp_path / "cache")
+    cache.put(src, EDGE, thumb_of(src))
+    assert cache.flush(timeout=10)
+    assert not stale.exists()
+    assert fresh.exists()

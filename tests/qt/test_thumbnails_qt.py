@@ -240,6 +240,7 @@ def test_entry_that_does_not_decode_is_rebuilt(qtbot: QtBot, tmp_path: Path,
     with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as blocker:
         loader.request(src)
     assert near(blocker.args[1], 60, 40, (255, 0, 0))
+    loader.pool.waitForDone()  # the worker fills the cache after emitting
     assert cache.flush(timeout=10)
     with Image.open(entry) as rebuilt:
         assert rebuilt.size == (64, 48)
