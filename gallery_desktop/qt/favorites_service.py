@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gallery_desktop.core.errors import FavoritesWriteError
 from gallery_desktop.core.favorites import FavoritesStore
@@ -64,10 +64,10 @@ class FavoritesService(QObject):
         self._problem: str | None = None
         self._outstanding = 0
         self._closed = False
-        self._w_state.connect(self._on_state)
-        self._w_fav_done.connect(self._on_fav_done)
-        self._w_usage_done.connect(self._on_usage_done)
-        self._w_job_done.connect(self._on_job_done)
+        self._w_state.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
+        self._w_fav_done.connect(self._on_fav_done, Qt.ConnectionType.QueuedConnection)
+        self._w_usage_done.connect(self._on_usage_done, Qt.ConnectionType.QueuedConnection)
+        self._w_job_done.connect(self._on_job_done, Qt.ConnectionType.QueuedConnection)
 
     @property
     def store(self) -> FavoritesStore:

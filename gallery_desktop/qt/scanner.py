@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gallery_desktop.core.index import RunIndex
 from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport, SkippedItem
@@ -107,11 +107,11 @@ class RunScanner(QObject):
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._outstanding = 0
-        self._w_batch.connect(self._on_batch)
-        self._w_changes.connect(self._on_changes)
-        self._w_problems.connect(self._on_problems)
-        self._w_finished.connect(self._on_finished)
-        self._w_job_done.connect(self._on_job_done)
+        self._w_batch.connect(self._on_batch, Qt.ConnectionType.QueuedConnection)
+        self._w_changes.connect(self._on_changes, Qt.ConnectionType.QueuedConnection)
+        self._w_problems.connect(self._on_problems, Qt.ConnectionType.QueuedConnection)
+        self._w_finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._w_job_done.connect(self._on_job_done, Qt.ConnectionType.QueuedConnection)
 
     # -- GUI-thread API --------------------------------------------------------------------
 
