@@ -68,12 +68,14 @@ class DataWatcher:
         """Prepare a watcher; nothing is watched before ``start``.
 
         Args:
-            data_dir: The data folder (it need not exist yet).
+            data_dir: The data folder (it need not exist yet; a symlink is resolved now).
             on_event: Called with each WatchEvent, on a watchdog thread.
             favorites_name: The favorites file's name inside ``data_dir``.
             poll_interval_s: Seconds between polls when polling.
         """
-        self._data_dir = Path(os.path.abspath(data_dir))
+        # Resolved: watchdog watches a symlink itself, not the folder it points to, and
+        # reports paths under the folder it was given.
+        self._data_dir = Path(os.path.realpath(data_dir))
         self._on_event = on_event
         self._favorites_name = favorites_name
         self._favorites_stem = Path(favorites_name).stem
@@ -100,7 +102,7 @@ class DataWatcher:
 
     @property
     def data_dir(self) -> Path:
-        """The watched folder (absolute)."""
+        """The watched folder (absolute, symlinks resolved): event paths lie under it."""
         return self._data_dir
 
     @property
@@ -214,7 +216,8 @@ class DataWatcher:
         """(Re)schedule the recursive watch when the folder changed; True if it did."""
         ident = _dir_ident(self._data_dir)
         died, self._data_watch_died = self._data_watch_died, False
-        if ident == self._data_ident and not died and (self._data_watch or ident is None):
+        if (ident == self._data_ident and not died
+                and (self._data_watch is not None or ident is None)):
             return False
         self._unschedule(self._data_watch)
         self._data_watch = None

@@ -271,3 +271,14 @@ def test_classify(tmp_path: Path, rel: str, is_dir: bool,
     assert [(e.kind, e.run_id) for e in got] == expected
     assert all(e.path == tmp_path / rel for e in got)
     assert watcher.classify(tmp_path.parent / "elsewhere.png") == []
+
+
+def test_symlinked_data_folder_is_watched_where_it_points(tmp_path: Path, data: Path,
+                                                          watch) -> None:
+    link = tmp_path / "link-to-data"
+    link.symlink_to(data, target_is_directory=True)
+    watcher, events = watch(link)
+    assert watcher.data_dir == data
+    make_run(data, RUN_A)
+    assert events.wait_for(lambda e: e.kind == "run" and e.path == data / "runs" / RUN_A
+                           / "meta.json")
