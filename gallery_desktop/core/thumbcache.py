@@ -7,9 +7,11 @@ import hashlib
 import io
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -22,9 +24,13 @@ JPEG_QUALITY = 85
 # Level 1 is ~3x faster than the default and barely larger; this is a cache, not an archive.
 PNG_COMPRESS_LEVEL = 1
 
-# Entries waiting for the writer thread at most (~25 KB each); beyond, put() writes itself.
-WRITE_QUEUE_MAX = 256
+# Memory that entries waiting for the writer thread may hold (encoded ones ~25 KB, images
+# not yet encoded ~600 KB at 384 px: about a hundred screenfuls' worth of deferred work).
+# Beyond it, put() and put_later() do the work themselves.
+WRITE_QUEUE_MAX_BYTES = 64 * 1024 * 1024
 _WRITER_IDLE_S = 2.0
+# Nice value of the writer thread: it gets the CPU that decoding leaves over.
+WRITER_NICE = 10
 _STALE_TEMP_S = 60.0
 
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
@@ -99,7 +105,10 @@ class ThumbnailCache:
 
     By default disk writes happen behind the caller's back, on one writer thread: each
     is fsync'ed (``write_atomic``), and an fsync can take tens of milliseconds on a busy
-    disk, which a decoding thread should not sit out. ``flush()`` waits for them.
+    disk, which a decoding thread should not sit out. ``put_later`` defers the encoding
+    too, and that thread runs at a lower CPU priority where the OS allows: while
+    thumbnails are being decoded for the screen, filling the cache waits. ``flush()``
+    waits for all of it.
     """
 
     def __init__(self, cache_dir: Path, memory_items: int = 2048, *,
@@ -116,7 +125,8 @@ class ThumbnailCache:
         self._memory: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._write_behind = write_behind
-        self._writes: deque[tuple[str, bytes]] = deque()
+        self._writes: deque[tuple[str, bytes | Callable[[], Image.Image], int]] = deque()
+        self._queued_bytes = 0
         self._writes_cond = threading.Condition()
         self._unwritten = 0  # queued or being written
         self._writer_alive = False
@@ -189,9 +199,34 @@ class ThumbnailCache:
             if key is None:
                 return data
         self._remember(key, data)
-        if not (self._write_behind and self._queue_write(key, data)):
+        if not (self._write_behind and self._queue_write(key, data, len(data))):
             self._write(key, data)
         return data
+
+    def put_later(self, path: Path, edge: int, make_image: Callable[[], Image.Image], *,
+                  key: str | None = None) -> None:
+        """Cache a thumbnail without paying for it now.
+
+        ``make_image`` is called, and its result encoded and written, on the writer
+        thread; until then the entry is not found. Without write-behind, or when the
+        writer's queue is full, all of that happens here and now.
+
+        Args:
+            path: The source image.
+            edge: The thumbnail's longest side.
+            make_image: Returns the thumbnail (e.g. converts one the caller holds).
+            key: As for ``put``.
+        """
+        if key is None:
+            key = cache_key(path, edge)
+            if key is None:
+                return
+        # Sized as the RGBA pixels such a thumbnail holds until it is encoded.
+        if self._write_behind and self._queue_write(key, make_image, 4 * edge * edge):
+            return
+        data = encode_thumbnail(make_image())
+        self._remember(key, data)
+        self._write(key, data)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every entry ``put`` so far is on disk (or failed and was logged).
@@ -246,12 +281,18 @@ class ThumbnailCache:
         with contextlib.suppress(OSError):
             other.unlink(missing_ok=True)
 
-    def _queue_write(self, key: str, data: bytes) -> bool:
-        """Hand an entry to the writer thread; False when its queue is full."""
+    def _queue_write(self, key: str, data: bytes | Callable[[], Image.Image],
+                     size: int) -> bool:
+        """Hand an entry (bytes, or what makes the image) to the writer thread.
+
+        Returns:
+            False when the writer's queue is full: the caller must do the work itself.
+        """
         with self._writes_cond:
-            if len(self._writes) >= WRITE_QUEUE_MAX:
-                return False  # back-pressure: the caller writes this one itself
-            self._writes.append((key, data))
+            if self._writes and self._queued_bytes + size > WRITE_QUEUE_MAX_BYTES:
+                return False  # back-pressure: the caller does this one itself
+            self._writes.append((key, data, size))
+            self._queued_bytes += size
             self._unwritten += 1
             if self._writer_alive:
                 self._writes_cond.notify_all()
@@ -263,6 +304,7 @@ class ThumbnailCache:
 
     def _writer_loop(self) -> None:
         """Write queued entries; the thread ends after a while without work."""
+        _lower_this_threads_priority()
         if not self._swept:
             self._swept = True
             self._remove_stale_temp_files()
@@ -273,8 +315,14 @@ class ThumbnailCache:
                     if not self._writes:
                         self._writer_alive = False
                         return
-                key, data = self._writes.popleft()
+                key, item, size = self._writes.popleft()
+                self._queued_bytes -= size
             try:
+                if isinstance(item, bytes):
+                    data = item
+                else:
+                    data = encode_thumbnail(item())
+                    self._remember(key, data)
                 self._write(key, data)
             except Exception:  # a writer that dies would leave flush() waiting forever
                 log.exception("thumbnail cache writer failed")
@@ -309,3 +357,16 @@ class ThumbnailCache:
             self._memory.move_to_end(key)
             while len(self._memory) > self._memory_items:
                 self._memory.popitem(last=False)
+
+
+def _lower_this_threads_priority() -> None:
+    """Raise the calling thread's nice value to WRITER_NICE (Linux: one thread only)."""
+    if sys.platform != "linux":
+        return
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < WRITER_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, WRITER_NICE)
+    except OSError as err:  # not allowed here: run at normal priority
+        log.debug("cannot lower the cache writer's priority: %s", err)

@@ -229,10 +229,12 @@ def _work(queue: _JobQueue, signals: _LoaderSignals, cache: ThumbnailCache | Non
         except RuntimeError as err:  # the loader was deleted without shutdown()
             log.debug("thumbnail result for %s dropped: %s", path, err)
             return
-        # After emitting: encoding the cache entry is not what the user waits for.
+        # After emitting, and deferred to the cache's low-priority writer: converting and
+        # encoding the entry is not what the user waits for (~1.3 ms against ~4.3 ms to
+        # decode a 1024 px JPEG at half scale).
         if fresh and image is not None and cache is not None and key is not None:
             try:
-                cache.put(path, edge, qimage_to_pil(image), key=key)
+                cache.put_later(path, edge, partial(qimage_to_pil, image), key=key)
             except Exception:
                 log.exception("cannot cache the thumbnail of %s", path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -213,7 +214,7 @@ def test_write_behind_queue_overflow_writes_in_the_caller(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     srcs = [make_image(tmp_path / "src" / f"{i}.png", size=(60, 40)) for i in range(12)]
     cache = ThumbnailCache(tmp_path / "cache")
-    monkeypatch.setattr(thumbcache, "WRITE_QUEUE_MAX", 2)
+    monkeypatch.setattr(thumbcache, "WRITE_QUEUE_MAX_BYTES", 1)  # room for one entry
     for src in srcs:
         cache.put(src, EDGE, thumb_of(src))
     assert cache.flush(timeout=30)
@@ -255,3 +256,51 @@ def test_stale_temp_files_of_interrupted_writes_are_swept(tmp_path: Path) -> Non
     assert cache.flush(timeout=10)
     assert not stale.exists()
     assert fresh.exists()
+
+
+def test_put_later_encodes_and_writes_on_the_writer_thread(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    thumb = thumb_of(src)
+    made_on: list[str] = []
+
+    def make() -> Image.Image:
+        made_on.append(threading.current_thread().name)
+        return thumb
+
+    cache = ThumbnailCache(tmp_path / "cache")
+    cache.put_later(src, EDGE, make)
+    assert cache.flush(timeout=10)
+    assert made_on == ["thumbcache-writer"]
+    data = cache.get(src, EDGE)
+    assert data is not None and decode(data).size == (96, 64)
+    assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) == data
+    if sys.platform == "linux":
+        writers = [t for t in threading.enumerate() if t.name == "thumbcache-writer"]
+        assert writers, "the writer lingers a while after its last job"
+        assert all(os.getpriority(os.PRIO_PROCESS, t.native_id) >= thumbcache.WRITER_NICE
+                   for t in writers if t.native_id is not None)
+
+
+def test_put_later_without_write_behind_happens_at_once(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    cache = ThumbnailCache(tmp_path / "cache", write_behind=False)
+    cache.put_later(src, EDGE, lambda: thumb_of(src))
+    key = cache_key(src, EDGE)
+    assert key is not None and cache.file_for(key).is_file()
+
+
+def test_put_later_failure_is_logged_not_fatal(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    src = make_image(tmp_path / "a.png")
+    cache = ThumbnailCache(tmp_path / "cache")
+
+    def broken() -> Image.Image:
+        raise ValueError("cannot convert")
+
+    cache.put_later(src, EDGE, broken)
+    assert cache.flush(timeout=10)
+    assert cache.get(src, EDGE) is None
+    assert "cache writer failed" in caplog.text
+    cache.put_later(src, EDGE, lambda: thumb_of(src))  # the writer carries on
+    assert cache.flush(timeout=10)
+    assert cache.get(src, EDGE) is not None
