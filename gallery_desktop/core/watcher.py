@@ -169,7 +169,7 @@ class DataWatcher:
         self._observer = PollingObserver(timeout=self._poll_interval_s)
         self._observer.start()
         if old is not None:
-            old.stop()  # joined in stop(): this may run on one of its handlers' callers
+            old.stop()  # joined in stop(), not here under the lock
             self._retired.append(old)
 
     def _schedule(self, path: Path, handler: FileSystemEventHandler,
