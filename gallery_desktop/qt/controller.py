@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -338,6 +339,13 @@ class GalleryController(QObject):
     @Slot(object, bool)
     def _on_scan_finished(self, report: ScanReport, quiet: bool) -> None:
         if not quiet:
+            # The records now live as long as the folder is shown. Left to the cyclic GC,
+            # every full collection walks all of them: pauses of several ms that land in
+            # heart clicks and scrolling (p99 of a toggle at 100,000 rows: ~4 ms -> 0.2 ms).
+            # They hold no reference cycles, so reference counting still frees them; the
+            # collection first keeps garbage cycles from being frozen in with them.
+            gc.collect()
+            gc.freeze()
             self.scan_finished.emit(report)
         self._update_idle()
 
