@@ -28,8 +28,13 @@ _PATH_AT = _FIELDS.index("image_path")
 _SOURCE_AT = _FIELDS.index("source")
 _SOURCES = {s.value: s for s in ImageSource}
 
-# (mtime_ns, size, result, whether some image was missing when stored)
-_Entry = tuple[int, int, RunResult, bool]
+# (mtime_ns, size, result, whether some image was missing when stored). Entries loaded from
+# the file hold their plain tuples (and None) until first looked up, so a warm start shows
+# its first runs without waiting for every record to be built.
+_Entry = tuple[int, int, RunResult | tuple[Any, ...], bool | None]
+# Loaded entries are built this many at a time, with the cyclic collector paused: one by one,
+# its passes over the growing heap would add half again to the cost.
+_BUILD_CHUNK = 256
 
 
 class _PathMaker:
@@ -90,13 +95,20 @@ class RunIndex:
 
     The file lives in the user's cache folder and is ours alone: it is written with marshal
     (plain tuples only, so loading it can't run code) and thrown away whenever it can't be
-    read. Not thread-safe: use one index from one thread at a time.
+    read. ``load`` only reads it; the records of a run are built when it is first looked up,
+    together with the next few hundred in the file's order (a damaged entry is dropped then,
+    so that run is read again). Not thread-safe: use one index from one thread at a time.
     """
 
     def __init__(self, cache_file: Path) -> None:
         self.cache_file = cache_file
         self._entries: dict[str, _Entry] = {}
         self._dirty = False
+        self._make_path = _PathMaker()
+        # Keys of loaded entries not built yet, in the file's order (the order of the scan
+        # that saved it, which the next scan follows), and how far building has got.
+        self._unbuilt: list[str] = []
+        self._built_to = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -110,6 +122,8 @@ class RunIndex:
         """Read the cache file; a missing, corrupt or old-version file leaves the index empty."""
         self._entries = {}
         self._dirty = False
+        self._make_path = _PathMaker()
+        self._unbuilt, self._built_to = [], 0
         try:
             data = self.cache_file.read_bytes()
         except FileNotFoundError:
@@ -125,15 +139,18 @@ class RunIndex:
                     log.info("run index %s is from another version: starting afresh",
                              self.cache_file)
                     return
-                make_path = _PathMaker()
-                entries = {key: (mtime_ns, size, result, _has_missing(result))
-                           for key, mtime_ns, size, payload in rows
-                           for result in (_decode(key, payload, make_path),)}
+                entries: dict[str, _Entry] = {}
+                for key, mtime_ns, size, payload in rows:
+                    if not (key.__class__ is str and mtime_ns.__class__ is int
+                            and size.__class__ is int and payload.__class__ is tuple):
+                        raise ValueError(f"an entry of the wrong shape for {key!r}")
+                    entries[key] = (mtime_ns, size, payload, None)
         except Exception as err:  # any damage to a cache file means "rebuild"
             log.warning("run index %s is damaged (%s: %s): starting afresh",
                         self.cache_file, type(err).__name__, err)
             return
         self._entries = entries
+        self._unbuilt = list(entries)
         log.debug("loaded %d runs from the run index %s", len(entries), self.cache_file)
 
     def lookup(self, run_dir: Path, mtime_ns: int, size: int) -> RunResult | None:
@@ -155,7 +172,33 @@ class RunIndex:
         entry = self._entries.get(key)
         if entry is None or entry[0] != mtime_ns or entry[1] != size:
             return None
-        return entry[2], entry[3]
+        if not isinstance(entry[2], RunResult):
+            self._build(key)
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+        result = entry[2]
+        assert isinstance(result, RunResult)
+        return result, bool(entry[3])
+
+    def _build(self, key: str) -> None:
+        """Build the records of ``key`` and of the next loaded entries a scan will ask for."""
+        start = self._built_to
+        self._built_to = min(start + _BUILD_CHUNK, len(self._unbuilt))
+        with gc_paused():
+            for k in (key, *self._unbuilt[start:self._built_to]):
+                entry = self._entries.get(k)
+                if entry is None or isinstance(entry[2], RunResult):
+                    continue
+                try:
+                    result = _decode(k, entry[2], self._make_path)
+                except Exception as err:  # a damaged entry: the run is read again instead
+                    log.warning("run index entry for %s is damaged (%s: %s): reading the run "
+                                "again", k, type(err).__name__, err)
+                    del self._entries[k]
+                    self._dirty = True
+                    continue
+                self._entries[k] = (entry[0], entry[1], result, _has_missing(result))
 
     def store(self, run_dir: Path, mtime_ns: int, size: int, result: RunResult) -> None:
         """Remember a run's result for meta.json's current (mtime_ns, size).
@@ -193,7 +236,8 @@ class RunIndex:
         """Write the index atomically when it changed; a failure is logged (it is only a cache)."""
         if not self._dirty:
             return
-        rows = [(key, mtime_ns, size, _encode(result))
+        rows = [(key, mtime_ns, size,
+                 _encode(result) if isinstance(result, RunResult) else result)
                 for key, (mtime_ns, size, result, _) in self._entries.items()]
         try:
             data = marshal.dumps((_HEADER, rows))

@@ -165,19 +165,42 @@ def test_a_truncated_cache_file_means_an_empty_index(tmp_path: Path, data: Path)
         assert len(damaged) == 0, cut
 
 
-def test_an_entry_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, data: Path) -> None:
+def test_a_damaged_entry_means_that_run_is_read_again(tmp_path: Path, data: Path,
+                                                      opened_files: list[Path]) -> None:
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    expected = scan_runs(data, index=index).images
+    index.save()
+    header, rows = marshal.loads(cache.read_bytes())
+    at = next(i for i, row in enumerate(rows) if row[3][1])  # a run with images
+    key, mtime_ns, size, (run_id, images, skipped) = rows[at]
+    for bad_image in (images[0][:-1], (*images[0], "extra"), ("x",) * len(images[0])):
+        rows[at] = (key, mtime_ns, size, (run_id, (bad_image,), skipped))
+        cache.write_bytes(marshal.dumps((header, rows)))
+        damaged = RunIndex(cache)
+        damaged.load()
+        assert len(damaged) == 3
+        opened_files.clear()
+        assert scan_runs(data, index=damaged).images == expected
+        assert metas_opened(opened_files) == [Path(key).name]  # only the damaged one
+        assert damaged.dirty and len(damaged) == 3
+
+
+@pytest.mark.parametrize("row", [
+    (1, 2, 3, ("run", (), ())), ("key", "2", 3, ("run", (), ())), ("key", 2, 3, ["run"]),
+    ("key", 2, 3),
+])
+def test_a_row_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, row: tuple[object, ...],
+                                                       data: Path) -> None:
     cache = tmp_path / "index.bin"
     index = RunIndex(cache)
     scan_runs(data, index=index)
     index.save()
     header, rows = marshal.loads(cache.read_bytes())
-    key, mtime_ns, size, (run_id, images, skipped) = next(r for r in rows if r[3][1])
-    for bad_image in (images[0][:-1], (*images[0], "extra")):
-        cache.write_bytes(marshal.dumps((header, [*rows, (key, mtime_ns, size,
-                                                          (run_id, (bad_image,), skipped))])))
-        damaged = RunIndex(cache)
-        damaged.load()
-        assert len(damaged) == 0
+    cache.write_bytes(marshal.dumps((header, [*rows, row])))
+    damaged = RunIndex(cache)
+    damaged.load()
+    assert len(damaged) == 0
 
 
 def test_save_writes_only_when_changed_and_survives_a_failed_write(
@@ -237,3 +260,20 @@ def test_odd_names_survive_a_round_trip(tmp_path: Path) -> None:
     assert again.images == first.images
     assert [(i.image_path, i.source) for i in again.images] == [
         (run_dir / odd, ImageSource.LOCAL), (None, ImageSource.REMOTE)]
+
+
+def test_a_loaded_index_gives_the_same_runs_in_any_order(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for i in range(600):  # more than one chunk of records built at a time
+        make_run(data, f"run-{i:04d}", [{"index": 1, "finalImageUrl": "a.png"},
+                                         {"index": 2, "finalImageUrl": "b.png"}], images=False)
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    first = {r.run_dir: r for r in iter_runs(data, index=index)}
+    index.save()
+    for order in (sorted(first), sorted(first, reverse=True)):
+        loaded = RunIndex(cache)
+        loaded.load()
+        for run_dir in order:
+            st = (run_dir / "meta.json").stat()
+            assert loaded.lookup(run_dir, st.st_mtime_ns, st.st_size) == first[run_dir]
