@@ -14,7 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # --- Which files a piece of code opens -------------------------------------------------------
 # Python's audit hooks see every open() and os.open(); a hook cannot be removed, so one is
-# installed for the session and only records while a test has armed it.
+# installed once for the whole test run and only records while a test has armed it.
 _opened: list[Path] | None = None
 
 
