@@ -68,6 +68,16 @@ def test_two_processes_lose_no_update(tmp_path: Path) -> None:
     assert any(n > 1 for n in toggles.values())  # the processes did collide on ids
 
 
+def wait_for_acks(acks: Path, count: int, timeout_s: float = 10.0) -> None:
+    """Wait until the writer has appended ``count`` acknowledgements to ``acks``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if acks.exists() and len(acks.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"the writer acknowledged fewer than {count} writes in {timeout_s} s")
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the writers are forked")
 def test_kill_9_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     path, acks = tmp_path / "gallery-favorites.json", tmp_path / "acks.txt"
@@ -82,7 +92,10 @@ def test_kill_9_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> 
             server.stdin.write(f"spawn {run * 100_000}\n")
             server.stdin.flush()
             pid = int(server.stdout.readline())
-            time.sleep(rng.uniform(0.005, 0.06))  # let it write; die at a random moment
+            # Let it acknowledge a few writes (however slow the disk's fsync is today),
+            # then die at a random moment of the next ones.
+            wait_for_acks(acks, rng.randint(1, 3))
+            time.sleep(rng.uniform(0.0, 0.03))
             os.kill(pid, signal.SIGKILL)
             server.stdin.write(f"reap {pid}\n")
             server.stdin.flush()
