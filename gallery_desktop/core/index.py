@@ -18,7 +18,7 @@ from gallery_desktop.core.runs import gc_paused, new_image
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _FIELDS = tuple(f.name for f in fields(GalleryImage))
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
@@ -66,12 +66,13 @@ def _encode(result: RunResult) -> tuple[Any, ...]:
         values[_PATH_AT] = None if path is None else str(path)
         values[_SOURCE_AT] = values[_SOURCE_AT].value
         images.append(tuple(values))
-    return (result.run_id, tuple(images), tuple((s.path, s.reason) for s in result.skipped))
+    return (result.run_id, tuple(images), tuple((s.path, s.reason) for s in result.skipped),
+            result.incomplete)
 
 
 def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunResult:
     """The inverse of ``_encode``."""
-    run_id, image_rows, skipped_rows = payload
+    run_id, image_rows, skipped_rows, incomplete = payload
     images = []
     for row in image_rows:
         if len(row) != len(_FIELDS):  # a short row would leave slots unset: refuse it
@@ -83,7 +84,7 @@ def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunRes
         values[_SOURCE_AT] = _SOURCES[values[_SOURCE_AT]]
         images.append(new_image(values))
     skipped = tuple(SkippedItem(path, reason) for path, reason in skipped_rows)
-    return RunResult(run_id, make_path(key), tuple(images), skipped)
+    return RunResult(run_id, make_path(key), tuple(images), skipped, incomplete is True)
 
 
 def _has_missing(result: RunResult) -> bool:

@@ -81,6 +81,9 @@ class RunResult:
     run_dir: Path
     images: tuple[GalleryImage, ...] = ()
     skipped: tuple[SkippedItem, ...] = ()
+    # meta.json was empty, not UTF-8 or not valid JSON: it may be caught mid-write (the studio
+    # writes it in place), so it is worth reading again before its images are taken away.
+    incomplete: bool = False
 
 
 @dataclass(slots=True)

@@ -377,11 +377,11 @@ class _RunReader:
         self.locator = ImageLocator(data_dir)
 
     def skipped(self, run_id: str, run_dir: Path, reason: str,
-                path: str | None = None) -> RunResult:
+                path: str | None = None, *, incomplete: bool = False) -> RunResult:
         """A run that yields no images, with the reason logged and kept for the report."""
         shown = display_name(path if path is not None else str(run_dir))
         log.info("skipped %s: %s", shown, reason)
-        return RunResult(run_id, run_dir, (), (SkippedItem(shown, reason),))
+        return RunResult(run_id, run_dir, (), (SkippedItem(shown, reason),), incomplete)
 
     def read_run(self, run_id: str, run_dir: Path, meta_path: str) -> tuple[RunResult, int, int]:
         """Read and parse one run folder (never raises for bad data).
@@ -398,13 +398,14 @@ class _RunReader:
         except _Skip as err:
             return self.skipped(run_id, run_dir, str(err), meta_path), -1, -1
         text = ""
+        incomplete = True  # until the bytes parse: an in-place write may be under way
         try:
             # The web server's JSON.parse would reject a UTF-8 BOM; a BOM is an editor's doing,
             # not another document, so we accept it. Strict UTF-8 (no encoded surrogates).
             text = data[3:].decode() if data.startswith(codecs.BOM_UTF8) else data.decode()
             meta = json.loads(text)
         except RecursionError:
-            reason = "meta.json is nested too deeply to read"
+            reason, incomplete = "meta.json is nested too deeply to read", False
         except UnicodeDecodeError:
             reason = "meta.json is not valid UTF-8"
         except ValueError as err:
@@ -412,14 +413,15 @@ class _RunReader:
                       else "meta.json is empty")
         else:
             if meta.__class__ is not dict:
-                reason = f"meta.json holds {_json_kind(meta)}, not an object"
+                reason, incomplete = f"meta.json holds {_json_kind(meta)}, not an object", False
             else:
                 reader = _MetaReader(run_id, run_dir, display_name(meta_path), self.locator,
                                      "\\u" in text)
                 images = reader.images(meta, mtime_ns / 1e9)
                 result = RunResult(run_id, run_dir, tuple(images), tuple(reader.problems))
                 return result, mtime_ns, size
-        return self.skipped(run_id, run_dir, reason, meta_path), mtime_ns, size
+        return (self.skipped(run_id, run_dir, reason, meta_path, incomplete=incomplete),
+                mtime_ns, size)
 
     def _read_meta(self, meta_path: str) -> tuple[bytes, int, int]:
         """The bytes, ``st_mtime_ns`` and ``st_size`` of a meta.json.

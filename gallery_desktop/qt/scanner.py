@@ -25,8 +25,6 @@ BATCH_SECONDS = 0.05
 # A meta.json caught half-written is read again this often before it counts as bad.
 PARTIAL_RETRIES = 5
 PARTIAL_RETRY_S = 0.2
-_PARTIAL_REASONS = ("meta.json is not valid JSON", "meta.json is empty",
-                    "meta.json is not valid UTF-8")
 
 Changes = dict[str, tuple[GalleryImage, ...]]
 
@@ -35,12 +33,6 @@ def index_file_for(cache_dir: Path, data_dir: Path) -> Path:
     """Where the run index of ``data_dir`` lives: named by a hash of its resolved path."""
     digest = hashlib.sha256(str(data_dir.resolve()).encode("utf-8", "surrogateescape"))
     return cache_dir / "run-index" / f"{digest.hexdigest()[:20]}.idx"
-
-
-def looks_partial(result: RunResult) -> bool:
-    """Whether a run's meta.json may just be caught mid-write (worth reading again)."""
-    return not result.images and any(item.reason.startswith(_PARTIAL_REASONS)
-                                      for item in result.skipped)
 
 
 @dataclass(slots=True)
@@ -236,7 +228,7 @@ class RunScanner(QObject):
         for result in iter_runs(state.data_dir, index=state.index,
                                 cancelled=lambda: self._cancelled(job)):
             runs += 1
-            if looks_partial(result) and result.run_id in old:
+            if result.incomplete and result.run_id in old:
                 result = RunResult(result.run_id, result.run_dir, old[result.run_id],
                                    result.skipped)  # keep what it showed; a writer is busy
             images += len(self._take(state, result))
@@ -260,14 +252,14 @@ class RunScanner(QObject):
                 continue
             result = parse_run(runs_dir / run_id, state.data_dir)
             for _ in range(PARTIAL_RETRIES):
-                if not looks_partial(result) or self._cancelled(job):
+                if not result.incomplete or self._cancelled(job):
                     break
                 self._wake.wait(PARTIAL_RETRY_S)
                 result = parse_run(runs_dir / run_id, state.data_dir)
             if self._cancelled(job):
                 return
             old = state.known.get(run_id, ())
-            if looks_partial(result) and old:
+            if result.incomplete and old:
                 result = RunResult(run_id, result.run_dir, old, result.skipped)
             self._release(state, run_id)
             new = self._take(state, result)

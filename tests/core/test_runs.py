@@ -245,6 +245,20 @@ def test_unusable_meta_json_is_skipped_with_a_reason(tmp_path: Path, raw: bytes,
     assert len(skipped) == 1 and RUN_ID in skipped[0] and reason in skipped[0], skipped
 
 
+@pytest.mark.parametrize(("raw", "incomplete"), [
+    (b"", True),                                   # truncated to nothing by an in-place write
+    (b'{"posts": [{"index": 1, "finalIm', True),   # cut mid-write
+    (b'{"topic": "caf\xc3', True),                # cut inside a UTF-8 sequence
+    (b"[" * 100_000 + b"]" * 100_000, False),      # complete, just unreadable
+    (b"[]", False),
+    (b'{"posts": []}', False),
+])
+def test_a_meta_json_that_may_be_mid_write_is_marked_incomplete(
+        tmp_path: Path, raw: bytes, incomplete: bool) -> None:
+    run_dir = make_run(tmp_path, RUN_ID, raw=raw)
+    assert parse_run(run_dir, tmp_path).incomplete is incomplete
+
+
 def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
     body = {"createdAt": "2025-11-26T06:54:47.200Z",
             "posts": [{"index": 1, "finalImageUrl": "a.png", "text": "bom"}]}

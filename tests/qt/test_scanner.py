@@ -11,7 +11,7 @@ import pytest
 
 from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport
 from gallery_desktop.qt import scanner as scanner_module
-from gallery_desktop.qt.scanner import RunScanner, index_file_for, looks_partial
+from gallery_desktop.qt.scanner import RunScanner, index_file_for
 from tests.factories import make_run
 
 
@@ -171,7 +171,7 @@ def test_a_half_written_meta_json_is_read_again(qtbot, scanner, tmp_path, monkey
 
     def writer_finishes_after_first_read(run_dir: Path, data_dir: Path) -> RunResult:
         result = real(run_dir, data_dir)
-        seen.append(looks_partial(result))
+        seen.append(result.incomplete)
         if len(seen) == 1:
             meta.write_bytes(full)
         return result
