@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
@@ -175,6 +176,41 @@ def reveal_in_file_manager(path: Path) -> bool:
     return ok
 
 
+_clipboard_guard_installed = False
+
+
+def set_clipboard_mime_data(mime: QMimeData) -> None:
+    """Put ``mime`` on the clipboard, and make sure it is handed back to Qt before Python exits.
+
+    QClipboard deletes the data it holds when Qt's platform integration is torn down, which
+    can happen after the interpreter has finalized; a QMimeData made in Python then calls back
+    into the dead interpreter and the process dies with a segfault on its way out.
+    """
+    global _clipboard_guard_installed
+    QGuiApplication.clipboard().setMimeData(mime)
+    if not _clipboard_guard_installed:
+        atexit.register(_hand_clipboard_to_qt)
+        _clipboard_guard_installed = True
+
+
+def _hand_clipboard_to_qt() -> None:
+    """Replace Python-made clipboard data with the same content set through Qt's own setters."""
+    if QGuiApplication.instance() is None:
+        return
+    clipboard = QGuiApplication.clipboard()
+    mime = clipboard.mimeData()
+    if mime is None or mime.formats() == []:
+        return
+    image = mime.imageData() if mime.hasImage() else None
+    text = mime.text()
+    if isinstance(image, QImage) and not image.isNull():
+        clipboard.setImage(image)  # Qt makes (and owns) the new QMimeData
+    elif text:
+        clipboard.setText(text)
+    else:
+        clipboard.clear()
+
+
 class ImageCopier(QObject):
     """Copies an image's pixels (and file URL) to the clipboard, decoding it off the GUI thread.
 
@@ -220,6 +256,6 @@ class ImageCopier(QObject):
         self.copy_failed.emit(f"Could not copy {path.name}: {reason}")
 
     def _finish(self, image_id: str, path: Path, image: QImage) -> None:
-        QGuiApplication.clipboard().setMimeData(image_mime_data(path, image))
+        set_clipboard_mime_data(image_mime_data(path, image))
         log.debug("copied %s to the clipboard", path)
         self.copied.emit(image_id)
