@@ -141,8 +141,9 @@ def scan(ctx: Context) -> list[Figure]:
     ctx.notes.append(f"Scan: scan_runs(data_dir) found {warm['images']:,} images in {runs}. "
                      "'index in memory' re-scans with the RunIndex the previous pass filled "
                      "(the periodic re-scan); 'index loaded from disk' is a warm start: a new "
-                     "RunIndex loads the saved file, then the scan uses it (load included; "
-                     f"saved index {idx['index_bytes'] / 1e6:.1f} MB).")
+                     "RunIndex loads the saved file, then the scan uses it (load included, since "
+                     "an index may defer work from its load to its first use; saved index "
+                     f"{idx['index_bytes'] / 1e6:.1f} MB).")
     return figures
 
 
