@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -242,6 +243,30 @@ def take_snapshot(window: MainWindow, controller: GalleryController, out: Path,
     return 0
 
 
+def close_on_termination(window: MainWindow) -> QTimer:
+    """Close ``window`` on SIGTERM or Ctrl+C, as if the user had closed it.
+
+    Closing saves the settings and quits the event loop, after which pending heart writes are
+    flushed (``aboutToQuit``), instead of the process dying with them queued.
+
+    Returns:
+        The timer that wakes the interpreter, parented to ``window``.
+    """
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received signal %d: closing", signum)
+        window.close()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    # Python runs its signal handlers between bytecodes only; while Qt's C++ event loop waits,
+    # a short timer gives the interpreter a turn.
+    timer = QTimer(window)
+    timer.setInterval(200)
+    timer.timeout.connect(lambda: None)
+    timer.start()
+    return timer
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app.
 
@@ -286,5 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             window.close()
             controller.shutdown()
             return status
+        close_on_termination(window)
         window.show()
+        log.info("window shown")
         return app.exec()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,8 @@ from tests.factories import make_run
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_app(args: list[str], tmp_path: Path, *, drop: tuple[str, ...] = (),
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m gallery_desktop`` with user folders inside ``tmp_path``."""
+def app_env(tmp_path: Path, drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment for a real app process, with its user folders inside ``tmp_path``."""
     env = {k: v for k, v in os.environ.items() if k not in drop}
     home = tmp_path / "home"
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"),
@@ -35,6 +36,13 @@ def run_app(args: list[str], tmp_path: Path, *, drop: tuple[str, ...] = (),
                XDG_DATA_HOME=str(home / "share"),
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p))
     env.pop(DATA_DIR_ENV, None)
+    return env
+
+
+def run_app(args: list[str], tmp_path: Path, *, drop: tuple[str, ...] = (),
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m gallery_desktop`` with user folders inside ``tmp_path``."""
+    env = app_env(tmp_path, drop)
     return subprocess.run([sys.executable, "-m", "gallery_desktop", *args], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
@@ -52,6 +60,30 @@ def test_without_a_display_it_explains_and_exits_2(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [NO_DISPLAY_MESSAGE]
     assert "QT_QPA_PLATFORM=offscreen" in lines[0] and "xvfb-run" in lines[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_closes_the_window_cleanly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_run(data, "2025-11-26T06-54-47-200Z")
+    env = app_env(tmp_path)
+    env.update(QT_QPA_PLATFORM="offscreen", GALLERY_LOG_DIR=str(tmp_path / "logs"))
+    proc = subprocess.Popen([sys.executable, "-m", "gallery_desktop", "--data-dir", str(data)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    log_file = tmp_path / "logs" / "gallery-desktop.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log_file.exists() and "window shown" in log_file.read_text():
+            break
+        time.sleep(0.05)  # a separate process: nothing to wait on but its log
+    assert proc.poll() is None, proc.communicate()[0]
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "received signal 15: closing" in log_file.read_text()
+    # Closing saved the window's settings, as a click on the close button does.
+    assert list((tmp_path / "home" / "config").rglob("*.conf")), output
 
 
 def test_a_missing_data_dir_is_a_usage_error(tmp_path: Path) -> None:
