@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from gallery_desktop.core.fsutil import TEMP_SUFFIX, write_atomic
+from gallery_desktop.core.fsutil import TEMP_SUFFIX, replace, temp_prefix
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +104,14 @@ class ThumbnailCache:
     Safe to call from several threads: the memory part is guarded by a lock and disk
     writes are atomic, so two threads caching the same thumbnail both succeed.
 
-    By default disk writes happen behind the caller's back, on one writer thread: each
-    is fsync'ed (``write_atomic``), and an fsync can take tens of milliseconds on a busy
-    disk, which a decoding thread should not sit out. ``put_later`` defers the encoding
-    too, and that thread runs at a lower CPU priority where the OS allows: while
-    thumbnails are being decoded for the screen, filling the cache waits. ``flush()``
-    waits for all of it.
+    By default disk writes happen behind the caller's back, on one writer thread.
+    ``put_later`` defers the encoding too, and that thread runs at a lower CPU priority
+    where the OS allows. While anyone holds ``hold_writes`` (the loader does while it has
+    decodes queued), the writer waits altogether, so that filling the cache never takes
+    CPU from thumbnails on screen. ``flush()`` lifts the hold while it waits for all of it.
+
+    Entries are written atomically (temp file and rename) but not fsync'ed: an entry lost
+    or cut short by a power failure is caught by ``looks_complete`` when read, and rebuilt.
     """
 
     def __init__(self, cache_dir: Path, memory_items: int = 2048, *,
@@ -130,6 +133,8 @@ class ThumbnailCache:
         self._writes_cond = threading.Condition()
         self._unwritten = 0  # queued or being written
         self._writer_alive = False
+        self._holds = 0  # hold_writes() calls not yet released
+        self._flushing = 0  # flush() calls waiting: they override the holds
         self._swept = False  # stale temp files removed (once, by the first writer thread)
 
     @property
@@ -238,7 +243,32 @@ class ThumbnailCache:
             True when nothing is left to write.
         """
         with self._writes_cond:
-            return self._writes_cond.wait_for(lambda: self._unwritten == 0, timeout)
+            self._flushing += 1
+            self._writes_cond.notify_all()
+            try:
+                return self._writes_cond.wait_for(lambda: self._unwritten == 0, timeout)
+            finally:
+                self._flushing -= 1
+
+    def hold_writes(self) -> None:
+        """Make the writer thread wait until the matching ``release_writes``.
+
+        Holds nest. Entries keep queuing meanwhile (up to ``WRITE_QUEUE_MAX_BYTES``,
+        beyond which ``put`` and ``put_later`` do their own work as always).
+        """
+        with self._writes_cond:
+            self._holds += 1
+
+    def release_writes(self) -> None:
+        """Undo one ``hold_writes``; the writer resumes when none is left."""
+        with self._writes_cond:
+            self._holds = max(0, self._holds - 1)
+            if self._holds == 0:
+                self._writes_cond.notify_all()
+
+    def _writes_held(self) -> bool:
+        """Whether the writer must wait (call with ``_writes_cond`` held)."""
+        return self._holds > 0 and self._flushing == 0
 
     def discard(self, path: Path, edge: int, *, key: str | None = None) -> None:
         """Forget the entry of ``path`` at ``edge`` (e.g. its bytes would not decode).
@@ -271,7 +301,7 @@ class ThumbnailCache:
         file = self.file_for(key, suffix)
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(file, data)
+            _write_unsynced(file, data)
         except OSError as err:
             log.warning("cannot write thumbnail cache entry %s: %s", file, err)
             return
@@ -310,11 +340,16 @@ class ThumbnailCache:
             self._remove_stale_temp_files()
         while True:
             with self._writes_cond:
+                while self._writes and self._writes_held():
+                    # No idle timeout while held: the writer is needed once released.
+                    self._writes_cond.wait()
                 while not self._writes:
                     self._writes_cond.wait(timeout=_WRITER_IDLE_S)
                     if not self._writes:
                         self._writer_alive = False
                         return
+                if self._writes_held():
+                    continue
                 key, item, size = self._writes.popleft()
                 self._queued_bytes -= size
             try:
@@ -357,6 +392,28 @@ class ThumbnailCache:
             self._memory.move_to_end(key)
             while len(self._memory) > self._memory_items:
                 self._memory.popitem(last=False)
+
+
+def _write_unsynced(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file and a rename, without fsync.
+
+    Readers see a whole entry or none. Unlike ``fsutil.write_atomic`` nothing is forced
+    to disk: an fsync per thumbnail costs milliseconds of disk time for data that can be
+    rebuilt, and ``looks_complete`` rejects whatever a power failure may leave behind.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _lower_this_threads_priority() -> None:

@@ -304,3 +304,48 @@ def test_put_later_failure_is_logged_not_fatal(tmp_path: Path,
     cache.put_later(src, EDGE, lambda: thumb_of(src))  # the writer carries on
     assert cache.flush(timeout=10)
     assert cache.get(src, EDGE) is not None
+
+
+def test_entries_are_written_whole_without_fsync(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    cache = ThumbnailCache(tmp_path / "cache", write_behind=False)
+    data = cache.put(src, EDGE, thumb_of(src))
+    key = cache_key(src, EDGE)
+    assert key is not None and cache.file_for(key).read_bytes() == data
+    assert synced == []
+    assert [p.name for p in cache.file_for(key).parent.iterdir()] == [f"{key}.jpg"]
+
+
+def test_held_writes_wait_and_flush_lifts_the_hold(tmp_path: Path) -> None:
+    srcs = [make_image(tmp_path / f"{i}.png", size=(300, 200)) for i in range(3)]
+    cache = ThumbnailCache(tmp_path / "cache")
+    made = threading.Event()
+
+    def make(src: Path) -> Image.Image:
+        made.set()
+        return thumb_of(src)
+
+    cache.hold_writes()
+    cache.hold_writes()  # holds nest
+    for src in srcs[:2]:
+        cache.put_later(src, EDGE, lambda s=src: make(s))
+    cache.release_writes()
+    # Still held once: nothing is encoded while the writer waits.
+    assert not made.wait(0.2)
+    assert ThumbnailCache(tmp_path / "cache").get(srcs[0], EDGE) is None
+    # A flush overrides the hold and waits for every queued entry.
+    assert cache.flush(timeout=10)
+    fresh = ThumbnailCache(tmp_path / "cache")
+    assert all(fresh.get(src, EDGE) is not None for src in srcs[:2])
+    # Still held after the flush: a new entry waits again until released.
+    made.clear()
+    cache.put_later(srcs[2], EDGE, lambda: make(srcs[2]))
+    assert not made.wait(0.2)
+    cache.release_writes()
+    assert made.wait(10)
+    assert cache.flush(timeout=10)
+    assert ThumbnailCache(tmp_path / "cache").get(srcs[2], EDGE) is not None

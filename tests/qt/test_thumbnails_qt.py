@@ -371,3 +371,28 @@ def test_pil_qimage_round_trip() -> None:
         back = qimage_to_pil(pil_to_qimage(img))
         assert back.mode == mode and back.size == (37, 23)
         assert back.getpixel((36, 22)) == color
+
+
+def test_cache_writes_wait_until_the_queue_is_idle(qtbot: QtBot, tmp_path: Path,
+                                                   cache: ThumbnailCache, make_loader: MakeLoader,
+                                                   gate_for: GateFor) -> None:
+    first = make_image(tmp_path / "first.png", size=(200, 150))
+    blocker_src = make_image(tmp_path / "blocker.png")
+    gate = gate_for(cache, blocker_src)
+    loader = make_loader(cache, threads=1)
+    rec = Recorder(loader)
+    loader.request(first)
+    loader.request(blocker_src)
+    qtbot.waitUntil(lambda: rec.answered() == [first], timeout=10_000)
+    qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+    key = cache_key(first, EDGE)
+    assert key is not None
+    # The only worker is busy with the next request: the first entry stays unwritten
+    # (a writer left free would have encoded and written it within a few milliseconds).
+    qtbot.wait(300)
+    assert not cache.file_for(key, ".jpg").exists() and cache.memory_len() == 0
+    gate.release()  # an empty entry: a miss, so the blocker is decoded
+    qtbot.waitUntil(lambda: len(rec.answered()) == 2, timeout=10_000)
+    # The queue ran dry: the writer goes ahead without any flush.
+    qtbot.waitUntil(cache.file_for(key, ".jpg").is_file, timeout=10_000)
+    assert rec.failed == []
