@@ -117,7 +117,8 @@ def markdown(result: dict[str, Any], figures: list[Figure]) -> str:
         "",
         f"Run on {when}; took {result['elapsed_s']:.0f} s. Sizes: {cfg['thumbs']} PNG + "
         f"{cfg['thumbs']} JPEG sources at {cfg['source_edge']}x{cfg['source_edge']} "
-        f"(thumbnail edge {cfg['edge']}), {cfg['runs']:,} runs x {cfg['posts']} posts, "
+        f"(thumbnail edge {cfg['edge']}, the app's default"
+        f"{_extra_edge(cfg)}), {cfg['runs']:,} runs x {cfg['posts']} posts, "
         f"{cfg['images']:,} images in the grid, favorites files of {cfg['small_entries']:,} "
         f"and {cfg['large_entries']:,} entries; {cfg['repeat']} repeat(s), medians reported.",
         "",
@@ -157,3 +158,9 @@ def markdown(result: dict[str, Any], figures: list[Figure]) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+def _extra_edge(cfg: dict[str, Any]) -> str:
+    """The informational second thumbnail edge, if one was measured."""
+    extra = cfg.get("extra_edge")
+    return f"; {extra} as an extra line" if extra and extra != cfg["edge"] else ""

@@ -50,7 +50,7 @@ def real_pass(paths: list[Path], edge: int, cache_dir: Path,
 
     Returns:
         Nanoseconds until the last answer, and the tail after it until the loader's pool
-        is done (workers write the disk cache after answering).
+        is done (the cache's entries are written once the decode queue is empty).
 
     Raises:
         RuntimeError: a thumbnail failed, or not all arrived within ``timeout_s``.
