@@ -18,7 +18,7 @@ from gallery_desktop.core.runs import gc_paused, new_image
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _FIELDS = tuple(f.name for f in fields(GalleryImage))
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
@@ -27,6 +27,7 @@ _HEADER = ("gallery-desktop run index", FORMAT_VERSION, tuple(sys.version_info[:
 _PATH_AT = _FIELDS.index("image_path")
 _SOURCE_AT = _FIELDS.index("source")
 _SOURCES = {s.value: s for s in ImageSource}
+_NOT_NAMES = ("", ".", "..")
 
 # (mtime_ns, size, result, whether some image was missing when stored). Entries loaded from
 # the file hold their plain tuples (and None) until first looked up, so a warm start shows
@@ -57,13 +58,20 @@ class _PathMaker:
         return found
 
 
-def _encode(result: RunResult) -> tuple[Any, ...]:
-    """A run as plain tuples that marshal can write."""
+def _encode(key: str, result: RunResult) -> tuple[Any, ...]:
+    """A run as plain tuples that marshal can write.
+
+    An image file directly in the run folder (nearly all of them) is stored by its name
+    alone: rebuilding it from the run folder's Path is far cheaper than parsing a path.
+    """
     images = []
     for image in result.images:
         values = [getattr(image, name) for name in _FIELDS]
         path = values[_PATH_AT]
-        values[_PATH_AT] = None if path is None else str(path)
+        if path is not None:
+            text = str(path)
+            folder, _, name = text.rpartition(os.sep)
+            values[_PATH_AT] = name if folder == key and name not in _NOT_NAMES else text
         values[_SOURCE_AT] = values[_SOURCE_AT].value
         images.append(tuple(values))
     return (result.run_id, tuple(images), tuple((s.path, s.reason) for s in result.skipped),
@@ -73,6 +81,7 @@ def _encode(result: RunResult) -> tuple[Any, ...]:
 def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunResult:
     """The inverse of ``_encode``."""
     run_id, image_rows, skipped_rows, incomplete = payload
+    run_dir = make_path.folder(key)
     images = []
     for row in image_rows:
         if len(row) != len(_FIELDS):  # a short row would leave slots unset: refuse it
@@ -80,11 +89,14 @@ def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunRes
         values = list(row)
         path = values[_PATH_AT]
         if path is not None:
-            values[_PATH_AT] = make_path(path)
+            if os.sep in path or (os.altsep and os.altsep in path) or path in _NOT_NAMES:
+                values[_PATH_AT] = make_path(path)
+            else:  # a name in the run folder (see _encode)
+                values[_PATH_AT] = make_child(run_dir, path)
         values[_SOURCE_AT] = _SOURCES[values[_SOURCE_AT]]
         images.append(new_image(values))
     skipped = tuple(SkippedItem(path, reason) for path, reason in skipped_rows)
-    return RunResult(run_id, make_path(key), tuple(images), skipped, incomplete is True)
+    return RunResult(run_id, run_dir, tuple(images), skipped, incomplete is True)
 
 
 def _has_missing(result: RunResult) -> bool:
@@ -238,7 +250,7 @@ class RunIndex:
         if not self._dirty:
             return
         rows = [(key, mtime_ns, size,
-                 _encode(result) if isinstance(result, RunResult) else result)
+                 _encode(key, result) if isinstance(result, RunResult) else result)
                 for key, (mtime_ns, size, result, _) in self._entries.items()]
         try:
             data = marshal.dumps((_HEADER, rows))

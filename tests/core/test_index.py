@@ -280,3 +280,37 @@ def test_a_loaded_index_gives_the_same_runs_in_any_order(tmp_path: Path) -> None
         for run_dir in order:
             st = (run_dir / "meta.json").stat()
             assert loaded.lookup(run_dir, st.st_mtime_ns, st.st_size) == first[run_dir]
+
+
+def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
+        tmp_path: Path) -> None:
+    data = tmp_path.resolve() / "data"  # run folders and image paths spelt alike
+    posts = [{"index": 1, "finalImageUrl": "a.png"},
+             {"index": 2, "finalImageUrl": "sub/b.png"},
+             {"index": 3, "finalImageUrl": "/data/shared/c.png"},
+             {"index": 4, "finalImageUrl": "sub"},  # a folder: missing
+             {"index": 5, "finalImageUrl": "gone.png"}]
+    run_dir = make_run(data, "run-x", posts, images=False)
+    make_image(run_dir / "a.png")
+    make_image(run_dir / "sub" / "b.png")
+    make_image(data / "shared" / "c.png")
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    first = scan_runs(data, index=index)
+    index.save()
+    # Files in the run folder are stored by name, all others by their whole path.
+    _header, rows = marshal.loads(cache.read_bytes())
+    stored = [row[4] for row in rows[0][3][1]]
+    root = data.resolve()
+    assert stored == ["a.png", str(root / "runs" / "run-x" / "sub" / "b.png"),
+                      str(root / "shared" / "c.png"), "sub", "gone.png"]
+    loaded = RunIndex(cache)
+    loaded.load()
+    again = scan_runs(data, index=loaded)
+    assert again.images == first.images
+    assert [(i.image_path, i.source) for i in again.images] == [
+        (root / "runs" / "run-x" / "a.png", ImageSource.LOCAL),
+        (root / "runs" / "run-x" / "sub" / "b.png", ImageSource.LOCAL),
+        (root / "shared" / "c.png", ImageSource.LOCAL),
+        (root / "runs" / "run-x" / "sub", ImageSource.MISSING),
+        (root / "runs" / "run-x" / "gone.png", ImageSource.MISSING)]
