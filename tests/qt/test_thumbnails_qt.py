@@ -396,3 +396,31 @@ def test_cache_writes_wait_until_the_queue_is_idle(qtbot: QtBot, tmp_path: Path,
     # The queue ran dry: the writer goes ahead without any flush.
     qtbot.waitUntil(cache.file_for(key, ".jpg").is_file, timeout=10_000)
     assert rec.failed == []
+
+
+@pytest.mark.parametrize("size", [(4 * EDGE, 3 * EDGE), (5 * EDGE, 4 * EDGE)],
+                         ids=["exact-scale", "resampled"])
+def test_cache_entry_matches_the_thumbnail(qtbot: QtBot, tmp_path: Path,
+                                           size: tuple[int, int], make_loader: MakeLoader) -> None:
+    src = tmp_path / "a.png"
+    img = Image.new("RGBA", size, (200, 40, 40, 255))
+    img.paste((30, 60, 200, 128), (0, 0, size[0] // 2, size[1]))  # left half see-through
+    img.save(src)
+    cache = ThumbnailCache(tmp_path / "cache")
+    loader = make_loader(cache)
+    with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as blocker:
+        loader.request(src)
+    shown: QImage = blocker.args[1]
+    loader.shutdown()
+    key = cache_key(src, EDGE)
+    assert key is not None
+    entry = cache.file_for(key, ".png")  # transparency: PNG
+    with Image.open(entry) as cached:
+        cached.load()
+        assert cached.mode == "RGBA" and cached.size == (shown.width(), shown.height())
+        w, h = cached.size
+        right = cached.getpixel((w * 3 // 4, h // 2))
+        left = cached.getpixel((w // 4, h // 2))
+    assert isinstance(right, tuple) and isinstance(left, tuple)
+    assert right == (200, 40, 40, 255)
+    assert all(abs(a - b) <= 3 for a, b in zip(left, (30, 60, 200, 128), strict=True))
