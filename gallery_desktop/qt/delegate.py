@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -14,6 +15,7 @@ from PySide6.QtCore import (
     QRect,
     QRectF,
     QSize,
+    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import (
@@ -27,11 +29,13 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QPixmapCache,
+    QStaticText,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from gallery_desktop.qt import icons, theme
 from gallery_desktop.qt.icons import IconName
+from gallery_desktop.qt.model import CellValues, GalleryModel
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 
 log = logging.getLogger(__name__)
@@ -152,6 +156,125 @@ def over(top: QColor, bottom: QColor) -> QColor:
                            top.blueF() * alpha + bottom.blueF() * (1 - alpha))
 
 
+# Composited once: hovered and selected cells are painted on every frame.
+_HOVER_BACKGROUND = over(HOVER_COLOR, VIEW_BACKGROUND)
+_SELECTED_BACKGROUND = over(SELECTED_FILL, VIEW_BACKGROUND)
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Bounded(Generic[_K, _V]):
+    """A dict that forgets everything once it holds ``limit`` entries (cheap, and bounded)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: dict[_K, _V] = {}
+
+    def get(self, key: _K) -> _V | None:
+        return self._items.get(key)
+
+    def put(self, key: _K, value: _V) -> _V:
+        if len(self._items) >= self._limit:
+            self._items.clear()
+        self._items[key] = value
+        return value
+
+
+# Text is the costly part of a cell (shaping on every drawText): captions keep their laid-out
+# QStaticText, placeholder labels and usage badges are rendered to pixmaps once.
+_CAPTIONS: _Bounded[tuple[str, int, str], QStaticText] = _Bounded(8192)
+_LABELS: _Bounded[tuple[str, int, int, float, str], QPixmap] = _Bounded(64)
+_BADGES: _Bounded[tuple[int, float, str], QPixmap] = _Bounded(1024)
+
+
+def _caption_text(text: str, width: int, font: QFont) -> QStaticText:
+    """The caption ``text`` elided to ``width``, laid out once for ``font``."""
+    key = (text, width, font.key())
+    found = _CAPTIONS.get(key)
+    if found is None:
+        caption_style(font)
+        static = QStaticText(_elided(text, width, key[2]))
+        static.setTextFormat(Qt.TextFormat.PlainText)
+        small = _CAPTION_FONTS[key[2]][0]
+        static.prepare(font=small)
+        found = _CAPTIONS.put(key, static)
+    return found
+
+
+def _label_pixmap(label: str, size: QSize, dpr: float, font: QFont) -> QPixmap:
+    """A placeholder's label, centred and elided in ``size``, on a transparent pixmap."""
+    key = (label, size.width(), size.height(), dpr, font.key())
+    found = _LABELS.get(key)
+    if found is None:
+        found = QPixmap(max(1, round(size.width() * dpr)), max(1, round(size.height() * dpr)))
+        found.setDevicePixelRatio(dpr)
+        found.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(found)
+        painter.setRenderHints(_HINTS)
+        small = caption_font(font)
+        painter.setFont(small)
+        painter.setPen(PLACEHOLDER_COLOR)
+        metrics = QFontMetrics(small)
+        painter.drawText(QRect(QPoint(0, 0), size), Qt.AlignmentFlag.AlignCenter,
+                         metrics.elidedText(label, Qt.TextElideMode.ElideRight, size.width()))
+        painter.end()
+        _LABELS.put(key, found)
+    return found
+
+
+def _badge_pixmap(usage: int, dpr: float, font: QFont) -> QPixmap:
+    """The usage badge (pill, copy glyph, count) for ``usage``, rendered once."""
+    key = (usage, dpr, font.key())
+    found = _BADGES.get(key)
+    if found is None:
+        small = caption_font(font)
+        small.setBold(True)
+        text = f"{usage}"
+        glyph_edge = 12
+        width = 8 + glyph_edge + 4 + QFontMetrics(small).horizontalAdvance(text) + 8
+        found = QPixmap(round(width * dpr), round(BADGE_HEIGHT * dpr))
+        found.setDevicePixelRatio(dpr)
+        found.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(found)
+        painter.setRenderHints(_HINTS)
+        badge = QRect(0, 0, width, BADGE_HEIGHT)
+        painter.drawPixmap(0, 0, _pill(width, BADGE_HEIGHT, dpr, BADGE_FILL))
+        painter.drawPixmap(8, (BADGE_HEIGHT - glyph_edge) // 2,
+                           icons.pixmap(IconName.COPY, glyph_edge, QColor("#e6e8ec"), dpr))
+        painter.setFont(small)
+        painter.setPen(QColor("#e6e8ec"))
+        painter.drawText(badge.adjusted(8 + glyph_edge + 4, 0, 0, 0),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+        painter.end()
+        _BADGES.put(key, found)
+    return found
+
+
+def _cell_values(index: AnyIndex) -> CellValues | None:
+    """The cell's values straight from a ``GalleryModel`` (directly or under a proxy)."""
+    model = index.model()
+    if isinstance(model, GalleryModel):
+        return model.cell_values(index.row())
+    if isinstance(model, QSortFilterProxyModel):
+        source = model.sourceModel()
+        if isinstance(source, GalleryModel):
+            return source.cell_values(model.mapToSource(index).row())
+    return None
+
+
+def _values_from_roles(index: AnyIndex) -> CellValues:
+    """The cell's values through ``data``, for models other than ``GalleryModel``."""
+    decoration = index.data(_ROLE_DECORATION)
+    state = index.data(_ROLE_THUMB_STATE)
+    usage = index.data(_ROLE_USAGE)
+    text = index.data(_ROLE_DISPLAY)
+    return CellValues(decoration if isinstance(decoration, QPixmap) else None,
+                      ThumbState(state) if state in iter(ThumbState) else ThumbState.LOADING,
+                      bool(index.data(_ROLE_FAVORITE)),
+                      usage if isinstance(usage, int) else 0, str(text) if text else "")
+
+
 def _rounded_thumbnail(source: QPixmap, size: QSize, dpr: float, corners: QColor) -> QPixmap:
     """``source`` scaled to ``size`` logical pixels, its corners rounded onto ``corners``.
 
@@ -250,27 +373,28 @@ class GalleryDelegate(QStyledItemDelegate):
         state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hovered = bool(state & QStyle.StateFlag.State_MouseOver)
+        values = _cell_values(index) or _values_from_roles(index)
         painter.setRenderHints(_HINTS)
         painter.setPen(Qt.PenStyle.NoPen)
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
         background = VIEW_BACKGROUND
         if selected or hovered:
             fill = SELECTED_FILL if selected else HOVER_COLOR
-            background = over(fill, VIEW_BACKGROUND)
+            background = _SELECTED_BACKGROUND if selected else _HOVER_BACKGROUND
             painter.setBrush(fill)
             painter.drawRoundedRect(QRectF(cell).adjusted(2, 2, -2, -2), CORNER_RADIUS + 3,
                                     CORNER_RADIUS + 3)
 
         tile = image_rect(cell)
-        decoration = index.data(_ROLE_DECORATION)
+        decoration = values.pixmap
         size = QSize()
-        if isinstance(decoration, QPixmap) and not decoration.isNull():
+        if decoration is not None and not decoration.isNull():
             size = fitted_size(decoration.deviceIndependentSize().toSize(), tile.size())
         if size != tile.size():
             # The tile shows around letterboxed images and behind placeholders.
             painter.setBrush(TILE_COLOR)
             painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
-        if isinstance(decoration, QPixmap) and not size.isEmpty():
+        if decoration is not None and not size.isEmpty():
             # A letterboxed image's corners lie on the tile; a filling one's on the cell.
             corners = background if size == tile.size() else TILE_COLOR
             target = QRect(QPoint(0, 0), size)
@@ -278,8 +402,7 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.drawPixmap(target.topLeft(),
                                _rounded_thumbnail(decoration, size, dpr, corners))
         else:
-            self._paint_placeholder(painter, tile, index.data(_ROLE_THUMB_STATE), dpr,
-                                    option.font)
+            self._paint_placeholder(painter, tile, values.thumb_state, dpr, option.font)
         if selected:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(ACCENT, 2.0))
@@ -287,67 +410,39 @@ class GalleryDelegate(QStyledItemDelegate):
                                     CORNER_RADIUS + 1)
             painter.setPen(Qt.PenStyle.NoPen)
 
-        favorite = bool(index.data(_ROLE_FAVORITE))
-        if favorite or hovered:
+        if values.favorite or hovered:
             painter.drawPixmap(heart_rect(cell).topLeft(),
-                               _heart_button(HEART_SIZE, favorite, dpr))
-        usage = index.data(_ROLE_USAGE)
-        if isinstance(usage, int) and usage > 0:
-            self._paint_usage_badge(painter, tile, usage, dpr, option.font)
-        self._paint_caption(painter, cell, index, option.font, selected)
+                               _heart_button(HEART_SIZE, values.favorite, dpr))
+        if values.usage > 0:
+            painter.drawPixmap(tile.left() + HEART_MARGIN,
+                               tile.bottom() - HEART_MARGIN - BADGE_HEIGHT + 1,
+                               _badge_pixmap(values.usage, dpr, option.font))
+        if values.title:
+            self._paint_caption(painter, cell, values.title, option.font, selected)
 
-    def _paint_placeholder(self, painter: QPainter, tile: QRect, state: object, dpr: float,
+    def _paint_placeholder(self, painter: QPainter, tile: QRect, state: ThumbState, dpr: float,
                            font: QFont) -> None:
-        name, label = _PLACEHOLDERS.get(state if isinstance(state, int) else ThumbState.LOADING,
-                                        _PLACEHOLDERS[ThumbState.LOADING])
+        name, label = _PLACEHOLDERS.get(state, _PLACEHOLDERS[ThumbState.LOADING])
         loading = not label
         color = QColor(PLACEHOLDER_COLOR)
         if loading:
             color.setAlpha(90)  # quiet while it loads: most cells flash through this state
         edge = max(16, min(48, tile.width() // 4))
         glyph = icons.pixmap(name, edge, color, dpr)
-        text_h = QFontMetrics(caption_font(font)).height() if label else 0
+        text_h = caption_style(font)[1].height() if label else 0
         top = tile.center().y() - (edge + (6 + text_h if label else 0)) // 2
         painter.drawPixmap(tile.center().x() - edge // 2, top, glyph)
         if label and tile.width() >= 80:
-            painter.setFont(caption_font(font))
-            painter.setPen(PLACEHOLDER_COLOR)
-            text_rect = QRect(tile.left() + 4, top + edge + 6, tile.width() - 8, text_h)
-            metrics = QFontMetrics(painter.font())
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter,
-                             metrics.elidedText(label, Qt.TextElideMode.ElideRight,
-                                                text_rect.width()))
-            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawPixmap(tile.left() + 4, top + edge + 6,
+                               _label_pixmap(label, QSize(tile.width() - 8, text_h), dpr, font))
 
-    def _paint_usage_badge(self, painter: QPainter, tile: QRect, usage: int, dpr: float,
-                           font: QFont) -> None:
-        small = caption_font(font)
-        small.setBold(True)
-        metrics = QFontMetrics(small)
-        text = f"{usage}"
-        glyph_edge = 12
-        width = 8 + glyph_edge + 4 + metrics.horizontalAdvance(text) + 8
-        badge = QRect(tile.left() + HEART_MARGIN, tile.bottom() - HEART_MARGIN - BADGE_HEIGHT + 1,
-                      width, BADGE_HEIGHT)
-        painter.drawPixmap(badge.topLeft(), _pill(badge.width(), badge.height(), dpr, BADGE_FILL))
-        painter.drawPixmap(badge.left() + 8, badge.top() + (BADGE_HEIGHT - glyph_edge) // 2,
-                           icons.pixmap(IconName.COPY, glyph_edge, QColor("#e6e8ec"), dpr))
-        painter.setFont(small)
-        painter.setPen(QColor("#e6e8ec"))
-        painter.drawText(badge.adjusted(8 + glyph_edge + 4, 0, 0, 0),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
-        painter.setPen(Qt.PenStyle.NoPen)
-
-    def _paint_caption(self, painter: QPainter, cell: QRect, index: AnyIndex, font: QFont,
+    def _paint_caption(self, painter: QPainter, cell: QRect, text: str, font: QFont,
                        selected: bool) -> None:
-        text = index.data(_ROLE_DISPLAY)
-        if not text:
-            return
         small, metrics = caption_style(font)
         rect = caption_rect(cell, metrics.height())
         painter.setFont(small)
         painter.setPen(CAPTION_SELECTED_COLOR if selected else CAPTION_COLOR)
-        painter.drawText(rect, _LEFT_MIDDLE, _elided(str(text), rect.width(), font.key()))
+        painter.drawStaticText(rect.topLeft(), _caption_text(text, rect.width(), font))
 
     def editorEvent(self, event: QEvent, model: QAbstractItemModel,
                     option: QStyleOptionViewItem, index: AnyIndex) -> bool:

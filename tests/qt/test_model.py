@@ -383,3 +383,25 @@ def test_a_file_shown_twice_keeps_its_thumbnail_until_both_rows_go(qtbot, model)
     assert model.index(0).data(ImageRole.THUMB_ERROR) == "gone bad"
     model.remove_images([rec(1).id])
     assert model.ids_of_path(shared) == set() and not model.has_thumbnail(shared)
+
+
+def test_cell_values_match_the_roles(qtbot, model: GalleryModel) -> None:
+    shared = Path("/d/shared.png")
+    model.insert_images([rec(1, image_path=shared), rec(2, slide_text=""),
+                         rec(3, source=ImageSource.REMOTE, image_path=None)])
+    model.set_thumbnail(shared, thumb())
+    model.set_favorite_state(rec(2).id, True)
+    model.set_usage_count(rec(1).id, 4)
+    for row in range(model.rowCount()):
+        index = model.index(row)
+        values = model.cell_values(row)
+        assert values is not None
+        decoration = index.data(Qt.ItemDataRole.DecorationRole)
+        assert (values.pixmap is None) == (decoration is None)
+        assert values.thumb_state == index.data(ImageRole.THUMB_STATE)
+        assert values.favorite == index.data(ImageRole.IS_FAVORITE)
+        assert values.usage == index.data(ImageRole.USAGE_COUNT)
+        assert values.title == index.data(Qt.ItemDataRole.DisplayRole)
+    assert [v.thumb_state for v in map(model.cell_values, range(3))] == [
+        ThumbState.REMOTE, ThumbState.LOADING, ThumbState.READY]
+    assert model.cell_values(3) is None and model.cell_values(-1) is None
