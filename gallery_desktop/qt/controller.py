@@ -102,6 +102,12 @@ class GalleryController(QObject):
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._emit_counts)
         self.model.dataChanged.connect(self._on_model_data_changed)
+        # Heart changes update the counts once control is back in the event loop: a click's
+        # setData returns before the status bar re-lays out, and a burst shows once.
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(0)
+        self._counts_timer.timeout.connect(self._emit_counts)
         self._periodic = QTimer(self)
         self._periodic.setInterval(rescan_interval_ms)
         self._periodic.timeout.connect(self._on_periodic)
@@ -293,14 +299,15 @@ class GalleryController(QObject):
 
     @Slot()
     def _emit_counts(self) -> None:
+        self._counts_timer.stop()
         counts = (self.model.rowCount(), self.model.favorite_count())
         if counts != self._counts:
             self._counts = counts
             self.counts_changed.emit(*counts)
 
     def _on_model_data_changed(self, _top: object, _bottom: object, roles: list[int]) -> None:
-        if not roles or ImageRole.IS_FAVORITE in roles:
-            self._emit_counts()
+        if (not roles or ImageRole.IS_FAVORITE in roles) and not self._counts_timer.isActive():
+            self._counts_timer.start()
 
     @Slot()
     def _update_idle(self) -> None:

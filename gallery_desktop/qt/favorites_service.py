@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from gallery_desktop.core.errors import FavoritesWriteError
 from gallery_desktop.core.favorites import FavoritesStore
@@ -22,6 +22,10 @@ class FavoritesService(QObject):
     write for an image waits in the queue, newer requests for it only change the value it
     will write, so a burst of clicks costs at most one write in progress plus one queued,
     and the last click wins. Every signal is emitted on the GUI thread.
+
+    Requests are handed to the worker once control is back in the event loop, not inside
+    the call that asked: a heart click returns before the worker thread wakes up and
+    competes for the GIL. The hand-over keeps the order of the requests.
 
     Signals:
         loaded(object favorites, object usage, object problem): after ``load``: a
@@ -64,6 +68,11 @@ class FavoritesService(QObject):
         self._problem: str | None = None
         self._outstanding = 0
         self._closed = False
+        self._handover: list[Callable[[], None]] = []  # asked for, not yet on the worker
+        self._handover_timer = QTimer(self)
+        self._handover_timer.setSingleShot(True)
+        self._handover_timer.setInterval(0)
+        self._handover_timer.timeout.connect(self._hand_over)
         self._w_state.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
         self._w_fav_done.connect(self._on_fav_done, Qt.ConnectionType.QueuedConnection)
         self._w_usage_done.connect(self._on_usage_done, Qt.ConnectionType.QueuedConnection)
@@ -126,6 +135,7 @@ class FavoritesService(QObject):
         if self._closed:
             return True
         self._closed = True
+        self._hand_over()
         with self._lock:
             futures = set(self._futures)
         not_done = concurrent.futures.wait(futures, timeout=timeout_s).not_done
@@ -141,10 +151,19 @@ class FavoritesService(QObject):
         self._outstanding += 1
         if self._outstanding == 1:
             self.idle_changed.emit(False)
-        future = self._executor.submit(self._run, job)
-        with self._lock:
-            self._futures.add(future)
-        future.add_done_callback(self._forget)
+        self._handover.append(job)
+        if not self._handover_timer.isActive():
+            self._handover_timer.start()
+
+    def _hand_over(self) -> None:
+        """Give the worker every job asked for so far, in order."""
+        self._handover_timer.stop()
+        jobs, self._handover = self._handover, []
+        for job in jobs:
+            future = self._executor.submit(self._run, job)
+            with self._lock:
+                self._futures.add(future)
+            future.add_done_callback(self._forget)
 
     def _forget(self, future: concurrent.futures.Future[None]) -> None:
         with self._lock:  # called on the worker thread

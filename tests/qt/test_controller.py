@@ -313,3 +313,20 @@ def test_shutdown_flushes_pending_writes(qtbot, tmp_path, data) -> None:
     controller.shutdown()  # twice is harmless
     assert favorites_on_disk(data)["favorites"].get(image_id(0)) is True
     assert controller.is_idle()
+
+
+def test_a_burst_of_hearts_shows_its_counts_once_and_writes_in_order(qtbot, controller,
+                                                                     data) -> None:
+    open_and_wait(qtbot, controller, data)
+    counts: list[tuple[int, int]] = []
+    controller.counts_changed.connect(lambda n, f: counts.append((n, f)))
+    model = controller.model
+    for n in (0, 2, 3, 4):
+        model.setData(model.index(model.row_of(image_id(n))), True, ImageRole.IS_FAVORITE)
+        assert model.is_favorite(image_id(n))  # the row shows it at once
+    assert counts == []  # the status bar follows once control is back in the event loop
+    model.setData(model.index(model.row_of(image_id(4))), False, ImageRole.IS_FAVORITE)
+    qtbot.waitUntil(lambda: counts == [(6, 4)], timeout=5000)
+    qtbot.waitUntil(controller.is_idle, timeout=10_000)
+    assert set(favorites_on_disk(data)["favorites"]) == {image_id(n) for n in (0, 1, 2, 3)}
+    assert counts == [(6, 4)]

@@ -190,3 +190,22 @@ def test_idle_signal_and_shutdown_flushes(qtbot, fav_file) -> None:
     service.set_favorite("img_late", True)  # ignored once shut down
     qtbot.waitUntil(lambda: states == [False, True], timeout=5000)
     assert "img_late" not in read(fav_file)["favorites"]
+
+
+def test_requests_reach_the_worker_after_the_call_returns(qtbot, service, fav_file,
+                                                          monkeypatch) -> None:
+    returned: list[bool] = []
+    seen: list[bool] = []
+    real = service.store.set_favorite
+
+    def spy(image_id: str, value: bool) -> None:
+        seen.append(bool(returned))
+        real(image_id, value)
+
+    monkeypatch.setattr(service.store, "set_favorite", spy)
+    service.set_favorite("img_later", True)
+    returned.append(True)
+    assert not service.is_idle()
+    wait_idle(qtbot, service)
+    assert seen == [True]
+    assert read(fav_file)["favorites"].get("img_later") is True
