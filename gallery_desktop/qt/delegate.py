@@ -186,19 +186,38 @@ class _Bounded(Generic[_K, _V]):
 _CAPTIONS: _Bounded[tuple[str, int, str], QStaticText] = _Bounded(8192)
 _LABELS: _Bounded[tuple[str, int, int, float, str], QPixmap] = _Bounded(64)
 _BADGES: _Bounded[tuple[int, float, str], QPixmap] = _Bounded(1024)
+_TILES: _Bounded[tuple[int, int, float, int], QPixmap] = _Bounded(32)
 
 
-def _caption_text(text: str, width: int, font: QFont) -> QStaticText:
-    """The caption ``text`` elided to ``width``, laid out once for ``font``."""
-    key = (text, width, font.key())
+def _caption_text(text: str, width: int, font_key: str) -> QStaticText:
+    """The caption ``text`` elided to ``width``, laid out once for the caption font of the
+    view font whose key is ``font_key`` (``caption_style`` has seen that font)."""
+    key = (text, width, font_key)
     found = _CAPTIONS.get(key)
     if found is None:
-        caption_style(font)
-        static = QStaticText(_elided(text, width, key[2]))
+        static = QStaticText(_elided(text, width, font_key))
         static.setTextFormat(Qt.TextFormat.PlainText)
-        small = _CAPTION_FONTS[key[2]][0]
-        static.prepare(font=small)
+        static.prepare(font=_CAPTION_FONTS[font_key][0])
         found = _CAPTIONS.put(key, static)
+    return found
+
+
+def _tile_pixmap(size: QSize, dpr: float, corners: QColor) -> QPixmap:
+    """The empty rounded tile on ``corners``, opaque: a copy is cheaper than a rounded fill."""
+    key = (size.width(), size.height(), dpr, corners.rgb())
+    found = _TILES.get(key)
+    if found is None:
+        found = QPixmap(round(size.width() * dpr), round(size.height() * dpr))
+        found.setDevicePixelRatio(dpr)
+        found.fill(corners)
+        painter = QPainter(found)
+        painter.setRenderHints(_HINTS)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(TILE_COLOR)
+        painter.drawRoundedRect(QRectF(0, 0, size.width(), size.height()), CORNER_RADIUS,
+                                CORNER_RADIUS)
+        painter.end()
+        _TILES.put(key, found)
     return found
 
 
@@ -223,9 +242,9 @@ def _label_pixmap(label: str, size: QSize, dpr: float, font: QFont) -> QPixmap:
     return found
 
 
-def _badge_pixmap(usage: int, dpr: float, font: QFont) -> QPixmap:
+def _badge_pixmap(usage: int, dpr: float, font: QFont, font_key: str) -> QPixmap:
     """The usage badge (pill, copy glyph, count) for ``usage``, rendered once."""
-    key = (usage, dpr, font.key())
+    key = (usage, dpr, font_key)
     found = _BADGES.get(key)
     if found is None:
         small = caption_font(font)
@@ -374,6 +393,9 @@ class GalleryDelegate(QStyledItemDelegate):
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hovered = bool(state & QStyle.StateFlag.State_MouseOver)
         values = _cell_values(index) or _values_from_roles(index)
+        font = option.font
+        font_key = font.key()  # not cheap: once per cell
+        style = _CAPTION_FONTS.get(font_key) or caption_style(font)
         painter.setRenderHints(_HINTS)
         painter.setPen(Qt.PenStyle.NoPen)
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
@@ -392,8 +414,11 @@ class GalleryDelegate(QStyledItemDelegate):
             size = fitted_size(decoration.deviceIndependentSize().toSize(), tile.size())
         if size != tile.size():
             # The tile shows around letterboxed images and behind placeholders.
-            painter.setBrush(TILE_COLOR)
-            painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
+            if dpr == 1.0 or dpr == 2.0:
+                painter.drawPixmap(tile.topLeft(), _tile_pixmap(tile.size(), dpr, background))
+            else:  # a fractional scale would blit the pixmap off the pixel grid
+                painter.setBrush(TILE_COLOR)
+                painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
         if decoration is not None and not size.isEmpty():
             # A letterboxed image's corners lie on the tile; a filling one's on the cell.
             corners = background if size == tile.size() else TILE_COLOR
@@ -402,7 +427,8 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.drawPixmap(target.topLeft(),
                                _rounded_thumbnail(decoration, size, dpr, corners))
         else:
-            self._paint_placeholder(painter, tile, values.thumb_state, dpr, option.font)
+            self._paint_placeholder(painter, tile, values.thumb_state, dpr, font,
+                                    style[1].height())
         if selected:
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(ACCENT, 2.0))
@@ -416,12 +442,12 @@ class GalleryDelegate(QStyledItemDelegate):
         if values.usage > 0:
             painter.drawPixmap(tile.left() + HEART_MARGIN,
                                tile.bottom() - HEART_MARGIN - BADGE_HEIGHT + 1,
-                               _badge_pixmap(values.usage, dpr, option.font))
+                               _badge_pixmap(values.usage, dpr, font, font_key))
         if values.title:
-            self._paint_caption(painter, cell, values.title, option.font, selected)
+            self._paint_caption(painter, cell, values.title, style, font_key, selected)
 
     def _paint_placeholder(self, painter: QPainter, tile: QRect, state: ThumbState, dpr: float,
-                           font: QFont) -> None:
+                           font: QFont, caption_height: int) -> None:
         name, label = _PLACEHOLDERS.get(state, _PLACEHOLDERS[ThumbState.LOADING])
         loading = not label
         color = QColor(PLACEHOLDER_COLOR)
@@ -429,20 +455,20 @@ class GalleryDelegate(QStyledItemDelegate):
             color.setAlpha(90)  # quiet while it loads: most cells flash through this state
         edge = max(16, min(48, tile.width() // 4))
         glyph = icons.pixmap(name, edge, color, dpr)
-        text_h = caption_style(font)[1].height() if label else 0
+        text_h = caption_height if label else 0
         top = tile.center().y() - (edge + (6 + text_h if label else 0)) // 2
         painter.drawPixmap(tile.center().x() - edge // 2, top, glyph)
         if label and tile.width() >= 80:
             painter.drawPixmap(tile.left() + 4, top + edge + 6,
                                _label_pixmap(label, QSize(tile.width() - 8, text_h), dpr, font))
 
-    def _paint_caption(self, painter: QPainter, cell: QRect, text: str, font: QFont,
-                       selected: bool) -> None:
-        small, metrics = caption_style(font)
+    def _paint_caption(self, painter: QPainter, cell: QRect, text: str,
+                       style: tuple[QFont, QFontMetrics], font_key: str, selected: bool) -> None:
+        small, metrics = style
         rect = caption_rect(cell, metrics.height())
         painter.setFont(small)
         painter.setPen(CAPTION_SELECTED_COLOR if selected else CAPTION_COLOR)
-        painter.drawStaticText(rect.topLeft(), _caption_text(text, rect.width(), font))
+        painter.drawStaticText(rect.topLeft(), _caption_text(text, rect.width(), font_key))
 
     def editorEvent(self, event: QEvent, model: QAbstractItemModel,
                     option: QStyleOptionViewItem, index: AnyIndex) -> bool:
