@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
@@ -265,3 +265,24 @@ def test_hovering_a_cell_in_the_view_shows_its_heart(qtbot, view: GalleryView,
     assert close(heart_pixel(), TILE_COLOR, 6)
     qtbot.mouseMove(view.viewport(), image_rect(view.visualRect(index)).center())
     qtbot.waitUntil(lambda: not close(heart_pixel(), TILE_COLOR, 6))
+
+
+def test_a_cell_looks_the_same_through_a_proxy_and_from_plain_roles(model: GalleryModel
+                                                                    ) -> None:
+    image_id = model.record(1).id
+    model.set_usage_count(image_id, 12)
+    model.set_favorite_state(image_id, True)
+    direct, _ = render(model, 1, selected=True)
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    through, _ = render(proxy, 1, selected=True)  # type: ignore[arg-type]
+    item = QStandardItem()
+    for role in (Qt.ItemDataRole.DisplayRole, ImageRole.IS_FAVORITE, ImageRole.USAGE_COUNT,
+                 ImageRole.THUMB_STATE):
+        item.setData(model.index(1, 0).data(role), role)
+    plain = QStandardItemModel()
+    plain.appendRow(item)
+    from_roles, _ = render(plain, 0, selected=True)  # type: ignore[arg-type]
+    unused, _ = render(model, 0, selected=True)
+    assert direct == through == from_roles
+    assert direct != unused
