@@ -7,12 +7,10 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -20,21 +18,14 @@ import pytest
 from gallery_desktop.core.errors import FavoritesWriteError
 from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
 from tests.core.favorites_worker import COUNTER_ID, plan
+from tests.processes import python_process
 
 WORKER = Path(__file__).with_name("favorites_worker.py")
 
 
-@contextmanager
-def worker(*args: str) -> Iterator[subprocess.Popen[str]]:
-    """Start the worker script; it is killed and reaped however the test ends."""
-    proc = subprocess.Popen([sys.executable, str(WORKER), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+def worker(*args: str) -> AbstractContextManager[subprocess.Popen[str]]:
+    """Start the favorites worker script; it is killed and reaped however the test ends."""
+    return python_process(WORKER, *args)
 
 
 def expect_line(proc: subprocess.Popen[str], expected: str) -> None:

@@ -7,11 +7,9 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +17,10 @@ import pytest
 
 from gallery_desktop.core import fsutil
 from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
+from tests.processes import python_process
 from tests.reliability.conftest import record
 from tests.reliability.worker import COUNTER, web_state
 
-REPO = Path(__file__).resolve().parents[2]
 NAME = "gallery-favorites.json"
 # How long the processes hammer the file; CI runs the default, a longer soak can set more.
 SECONDS = float(os.environ.get("GALLERY_RELIABILITY_SECONDS", "10"))
@@ -30,18 +28,9 @@ KILLS = 50
 WEB_RELOAD_EVERY = 10  # the web server re-reads the file at each gallery scan, not per click
 
 
-@contextmanager
-def worker(*args: object) -> Iterator[subprocess.Popen[str]]:
+def worker(*args: object) -> AbstractContextManager[subprocess.Popen[str]]:
     """Start a worker process; it is killed and reaped however the test ends."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.worker",
-                             *map(str, args)], cwd=REPO, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
+    return python_process("-m", "tests.reliability.worker", *args)
 
 
 def line_of(proc: subprocess.Popen[str]) -> str:
