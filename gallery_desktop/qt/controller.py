@@ -211,7 +211,7 @@ class GalleryController(QObject):
         wanted: list[Path] = []
         visible: set[Path] = set()
         for proxy_row in self._visible_rows:
-            source = self.proxy.mapToSource(self.proxy.index(proxy_row, 0))
+            source = self.proxy.map_to_model(self.proxy.index(proxy_row, 0))
             if not source.isValid():
                 continue
             path = self.model.record(source.row()).image_path

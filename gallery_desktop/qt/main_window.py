@@ -295,7 +295,15 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
 
     def _on_favorites_only(self, on: bool) -> None:
-        self._controller.proxy.set_favorites_only(on)
+        proxy = self._controller.proxy
+        # The switch resets the grid's model: carry the current image across it.
+        current = proxy.map_to_model(self.view.currentIndex())
+        proxy.set_favorites_only(on)
+        if current.isValid():
+            index = proxy.map_from_model(current)
+            if index.isValid():
+                self.view.setCurrentIndex(index)
+                self.view.scrollTo(index)
         self._update_empty_state()
 
     def _on_thumb_size_changed(self, px: int) -> None:
@@ -306,7 +314,7 @@ class MainWindow(QMainWindow):
         if proxy.rowCount() > 0:
             self.empty_state.hide()
             return
-        source = proxy.sourceModel()
+        source = proxy.bottom_model()
         reason = empty_reason(self._controller.data_dir(), self._scanning,
                               source is not None and source.rowCount() > 0, proxy.search_text())
         self.empty_state.show_reason(reason, self._controller.data_dir(), proxy.search_text())
@@ -410,7 +418,7 @@ class MainWindow(QMainWindow):
         source = self._controller.model.row_of(image_id)
         if source < 0:
             return
-        index = self._controller.proxy.mapFromSource(self._controller.model.index(source, 0))
+        index = self._controller.proxy.map_from_model(self._controller.model.index(source, 0))
         if index.isValid():
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)

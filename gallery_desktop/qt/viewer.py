@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QAbstractProxyModel,
     QModelIndex,
     QPersistentModelIndex,
     QSize,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -48,7 +48,7 @@ def _shortcut_action(parent: QWidget, name: str, keys: list[QKeySequence | str])
 
 def source_index(model: QAbstractItemModel, image_id: str) -> QModelIndex:
     """The index of ``image_id`` in the model beneath a (chain of) proxies, or invalid."""
-    while isinstance(model, QSortFilterProxyModel):
+    while isinstance(model, QAbstractProxyModel):
         model = model.sourceModel()
     row_of = getattr(model, "row_of", None)
     if callable(row_of):
@@ -59,9 +59,9 @@ def source_index(model: QAbstractItemModel, image_id: str) -> QModelIndex:
 
 def map_to(model: QAbstractItemModel, index: QModelIndex) -> QModelIndex:
     """Map a bottom-model ``index`` up through the proxies to ``model`` (invalid if hidden)."""
-    chain: list[QSortFilterProxyModel] = []
+    chain: list[QAbstractProxyModel] = []
     current = model
-    while isinstance(current, QSortFilterProxyModel):
+    while isinstance(current, QAbstractProxyModel):
         chain.append(current)
         current = current.sourceModel()
     for proxy in reversed(chain):

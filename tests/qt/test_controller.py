@@ -80,7 +80,7 @@ def test_open_shows_rows_hearts_and_counts(qtbot, controller, data) -> None:
         run_id(n) for n in range(5, -1, -1)]
     assert model.index(model.row_of(image_id(1))).data(ImageRole.IS_FAVORITE) is True
     assert model.index(model.row_of(image_id(2))).data(ImageRole.USAGE_COUNT) == 3
-    assert controller.proxy.sourceModel() is model
+    assert controller.proxy.bottom_model() is model
     qtbot.waitUntil(lambda: counts[-1] == (6, 1), timeout=5000)
 
 

@@ -32,7 +32,7 @@ class Live:
 
     def proxy_row(self, image: str) -> int:
         proxy = self.controller.proxy
-        return proxy.mapFromSource(self.controller.model.index_of(image)).row()
+        return proxy.map_from_model(self.controller.model.index_of(image)).row()
 
 
 @pytest.fixture

@@ -174,6 +174,24 @@ def test_favorites_only_shows_exactly_the_favorites(qtbot, window: MainWindow,
     assert len(proxy_ids(window)) == 9
 
 
+def test_current_image_survives_the_favorites_only_switch(qtbot, window: MainWindow) -> None:
+    proxy = window.view.model()
+    ids = proxy_ids(window)
+    for row in (2, 7):
+        proxy.setData(proxy.index(row, 0), True, ImageRole.IS_FAVORITE)
+    window.view.setCurrentIndex(proxy.index(7, 0))
+    action = window.findChild(QAction, "favoritesOnlyAction")
+    assert action is not None
+    for on, row in ((True, 1), (False, 7)):
+        action.trigger()
+        assert action.isChecked() is on
+        current = window.view.currentIndex()
+        assert current.row() == row and current.data(ImageRole.IMAGE_ID) == ids[7]
+        selected = window.view.selectionModel().selectedIndexes()
+        assert [i.data(ImageRole.IMAGE_ID) for i in selected] == [ids[7]]
+        assert window.view.viewport().rect().intersects(window.view.visualRect(current))
+
+
 def test_no_favorites_yet_shows_a_helpful_empty_state(qtbot, window: MainWindow) -> None:
     window.actions_by_id["favoritesOnlyAction"].trigger()
     empty = window.findChild(EmptyState, "emptyState")

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QStringListModel
 
 from gallery_desktop.qt.model import GalleryModel
-from gallery_desktop.qt.proxy import GalleryProxy
+from gallery_desktop.qt.proxy import GalleryProxy, _FilterProxy
 from gallery_desktop.qt.roles import ImageRole, SortMode
 from tests.qt.test_model import rec
 
@@ -155,10 +155,15 @@ def test_selection_follows_its_row_across_orders_and_moves(qtbot, model, proxy) 
     assert selection.currentIndex().row() == 0
     assert [i.data(ImageRole.IMAGE_ID) for i in selection.selectedIndexes()] == [rec(2).id]
     model.apply_favorites({rec(2).id}, {rec(2).id: 3})
-    proxy.set_favorites_only(True)  # it stays in view, and stays current
-    assert selection.currentIndex().data(ImageRole.IMAGE_ID) == rec(2).id
-    proxy.set_favorites_only(False)
-    assert selection.currentIndex().data(ImageRole.IMAGE_ID) == rec(2).id
+    # The favorites-only switch resets the proxy (the window puts its current item back,
+    # see test_main_window); the image stays in view and maps to and from its model row.
+    row = model.index_of(rec(2).id)
+    for on in (True, False):
+        proxy.set_favorites_only(on)
+        there = proxy.map_from_model(row)
+        assert there.data(ImageRole.IMAGE_ID) == rec(2).id
+        assert proxy.map_to_model(there) == row
+    assert shown(proxy)[0] == rec(2).id
 
 
 def test_rows_arriving_after_a_filter_change_are_filtered_too(model, proxy) -> None:
@@ -168,3 +173,34 @@ def test_rows_arriving_after_a_filter_change_are_filtered_too(model, proxy) -> N
     model.apply_favorites({rec(8).id, rec(7).id}, {})
     proxy.set_favorites_only(True)
     assert shown(proxy) == [rec(7).id]
+
+
+def test_the_favorites_only_switch_calls_no_python_filter_per_row(monkeypatch) -> None:
+    calls = [0]
+    real = _FilterProxy.filterAcceptsRow
+
+    def counted(self: _FilterProxy, source_row: int, source_parent: object) -> bool:
+        calls[0] += 1
+        return real(self, source_row, source_parent)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_FilterProxy, "filterAcceptsRow", counted)
+    model = GalleryModel()
+    model.insert_images([rec(i, prompt="kitchen" if i % 3 else "hall")
+                         for i in range(1, 2001)])
+    model.apply_favorites({rec(i).id for i in range(1, 2001, 7)}, {})
+    proxy = GalleryProxy()
+    proxy.setSourceModel(model)
+    proxy.set_search_text("kitchen")
+    assert proxy.rowCount() > 0
+    assert calls[0] >= 2000  # a search re-filters the shown rows in Python
+    proxy.set_favorites_only(True)  # the favorites proxy takes the search now, once
+    assert proxy.rowCount() > 0
+    proxy.set_favorites_only(False)
+    calls[0] = 0
+    for on in (True, False, True):
+        proxy.set_favorites_only(on)
+        expected = [r for r in range(2000)
+                    if model.accepts(r, on, ("kitchen",))]
+        assert [proxy.map_to_model(proxy.index(r, 0)).row()
+                for r in range(proxy.rowCount())] == expected
+    assert calls[0] == 0

@@ -66,7 +66,7 @@ def viewer(qtbot, proxy: GalleryProxy) -> ImageViewer:
 
 
 def gallery(proxy: GalleryProxy) -> GalleryModel:
-    model = proxy.sourceModel()
+    model = proxy.bottom_model()
     assert isinstance(model, GalleryModel)
     return model
 
