@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QAbstractProxyModel,
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
@@ -15,7 +16,6 @@ from PySide6.QtCore import (
     QRect,
     QRectF,
     QSize,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import (
@@ -273,12 +273,12 @@ def _badge_pixmap(usage: int, dpr: float, font: QFont, font_key: str) -> QPixmap
 def _cell_values(index: AnyIndex) -> CellValues | None:
     """The cell's values straight from a ``GalleryModel`` (directly or under a proxy)."""
     model = index.model()
-    if isinstance(model, GalleryModel):
+    # Walk down any chain of proxies (the grid's is a switch over a filter) in C++ mapping.
+    while isinstance(model, QAbstractProxyModel):
+        index = model.mapToSource(index)
+        model = model.sourceModel()
+    if isinstance(model, GalleryModel) and index.isValid():
         return model.cell_values(index.row())
-    if isinstance(model, QSortFilterProxyModel):
-        source = model.sourceModel()
-        if isinstance(source, GalleryModel):
-            return source.cell_values(model.mapToSource(index).row())
     return None
 
 

@@ -22,6 +22,7 @@ from gallery_desktop.qt.delegate import (
 from gallery_desktop.qt.gallery_view import GalleryView
 from gallery_desktop.qt.icons import HEART_COLOR
 from gallery_desktop.qt.model import GalleryModel
+from gallery_desktop.qt.proxy import GalleryProxy
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 from tests.factories import make_image, make_run
 
@@ -286,3 +287,22 @@ def test_a_cell_looks_the_same_through_a_proxy_and_from_plain_roles(model: Galle
     unused, _ = render(model, 0, selected=True)
     assert direct == through == from_roles
     assert direct != unused
+
+
+def test_cells_under_the_grids_proxy_are_read_in_one_model_call(
+        model: GalleryModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = GalleryProxy()
+    proxy.setSourceModel(model)
+    proxy.set_favorites_only(False)
+    calls: list[int] = []
+    real = GalleryModel.cell_values
+
+    def counting(self: GalleryModel, row: int) -> object:
+        calls.append(row)
+        return real(self, row)
+
+    monkeypatch.setattr(GalleryModel, "cell_values", counting)
+    through, _ = render(proxy, 1, selected=True)  # type: ignore[arg-type]
+    assert calls == [proxy.map_to_model(proxy.index(1, 0)).row()]
+    direct, _ = render(model, calls[0], selected=True)
+    assert through == direct
