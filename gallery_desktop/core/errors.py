@@ -7,20 +7,12 @@ class GalleryError(Exception):
     """Expected, user-reportable failure."""
 
 
-class RunParseError(GalleryError):
-    """A run's meta.json could not be read or understood."""
-
-
 class FavoritesError(GalleryError):
     """The favorites file could not be read or written."""
 
 
 class FavoritesWriteError(FavoritesError, OSError):
     """A change to the favorites file could not be persisted; nothing was changed."""
-
-
-class FavoritesCorruptError(FavoritesError):
-    """The favorites file exists but stays unparseable."""
 
 
 class ThumbnailError(GalleryError):
