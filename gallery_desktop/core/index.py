@@ -7,19 +7,18 @@ import marshal
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from gallery_desktop.core.fsutil import write_atomic
 from gallery_desktop.core.paths import make_child
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult, SkippedItem
-from gallery_desktop.core.runs import gc_paused, new_image
+from gallery_desktop.core.runs import gc_paused
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
-_FIELDS = tuple(f.name for f in fields(GalleryImage))
+_FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
 # "start empty".
@@ -66,13 +65,13 @@ def _encode(key: str, result: RunResult) -> tuple[Any, ...]:
     """
     images = []
     for image in result.images:
-        values = [getattr(image, name) for name in _FIELDS]
-        path = values[_PATH_AT]
+        values: list[Any] = list(image)
+        path = image.image_path
         if path is not None:
             text = str(path)
             folder, _, name = text.rpartition(os.sep)
             values[_PATH_AT] = name if folder == key and name not in _NOT_NAMES else text
-        values[_SOURCE_AT] = values[_SOURCE_AT].value
+        values[_SOURCE_AT] = image.source.value
         images.append(tuple(values))
     return (result.run_id, tuple(images), tuple((s.path, s.reason) for s in result.skipped),
             result.incomplete)
@@ -83,8 +82,9 @@ def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunRes
     run_id, image_rows, skipped_rows, incomplete = payload
     run_dir = make_path.folder(key)
     images = []
+    new = tuple.__new__
     for row in image_rows:
-        if len(row) != len(_FIELDS):  # a short row would leave slots unset: refuse it
+        if len(row) != len(_FIELDS):  # a short row would lack fields: refuse it
             raise ValueError(f"an image of run {run_id!r} has {len(row)} fields")
         values = list(row)
         path = values[_PATH_AT]
@@ -94,7 +94,7 @@ def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunRes
             else:  # a name in the run folder (see _encode)
                 values[_PATH_AT] = make_child(run_dir, path)
         values[_SOURCE_AT] = _SOURCES[values[_SOURCE_AT]]
-        images.append(new_image(values))
+        images.append(new(GalleryImage, values))
     skipped = tuple(SkippedItem(path, reason) for path, reason in skipped_rows)
     return RunResult(run_id, run_dir, tuple(images), skipped, incomplete is True)
 

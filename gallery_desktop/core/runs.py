@@ -9,11 +9,11 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import chain, repeat
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -189,45 +189,21 @@ _META_KEYS = ("mode", "topic", "status")
 _CONFIG_KEYS = ("aspectRatio", "model", "audience", "imageModel", "stylePreset")
 
 
-def _image_builder() -> Callable[[Sequence[Any]], GalleryImage]:
-    """A GalleryImage constructor taking every field's value in declaration order.
-
-    The frozen dataclass's ``__init__`` sets each field through a Python-level
-    ``object.__setattr__``; filling the slots directly is about twice as fast, and record
-    construction is a large part of a scan. Falls back to ``__init__`` should the record
-    stop being a plain slots class.
-    """
-    names = [f.name for f in fields(GalleryImage)]
-    slots = [GalleryImage.__dict__.get(name) for name in names]
-    member = type(RunResult.__dict__["run_id"])
-    if not all(type(s) is member for s in slots):
-        return lambda values: GalleryImage(*values)
-    set_slot = member.__set__
-    new = object.__new__
-    count = len(slots)
-
-    def build(values: Sequence[Any]) -> GalleryImage:
-        image: GalleryImage = new(GalleryImage)
-        any(map(set_slot, slots, repeat(image, count), values))
-        return image
-
-    return build
-
-
-new_image = _image_builder()
-
-
 def _image_maker() -> Callable[[tuple[Any, ...]], GalleryImage]:
-    """Makes images from values in ``_IMAGE_FIELDS`` order (fields added later get defaults)."""
-    all_fields = fields(GalleryImage)
-    tail = all_fields[len(_IMAGE_FIELDS):]
-    if (tuple(f.name for f in all_fields[:len(_IMAGE_FIELDS)]) != _IMAGE_FIELDS
-            or any(f.default is MISSING for f in tail)):  # records.py reordered: be correct
+    """Makes images from values in ``_IMAGE_FIELDS`` order (fields added later get defaults).
+
+    ``tuple.__new__`` builds the record in one C call; ``GalleryImage(*values)`` would go
+    through the named tuple's Python-level ``__new__`` first.
+    """
+    names = GalleryImage._fields
+    tail = names[len(_IMAGE_FIELDS):]
+    if names[:len(_IMAGE_FIELDS)] != _IMAGE_FIELDS:  # records.py reordered: be correct
         return lambda values: GalleryImage(**dict(zip(_IMAGE_FIELDS, values, strict=True)))
+    new = tuple.__new__
     if not tail:
-        return new_image
-    defaults = tuple(f.default for f in tail)
-    return lambda values: new_image(values + defaults)
+        return lambda values: new(GalleryImage, values)
+    defaults = tuple(GalleryImage._field_defaults[name] for name in tail)
+    return lambda values: new(GalleryImage, values + defaults)
 
 
 _make_image = _image_maker()
@@ -622,7 +598,7 @@ def _recheck_missing(result: RunResult, locator: ImageLocator) -> RunResult:
         if image.source is ImageSource.MISSING:
             path, source = locator.resolve(image.image_url, result.run_dir)
             if source is not image.source or path != image.image_path:
-                images[i] = replace(image, image_path=path, source=source)
+                images[i] = image._replace(image_path=path, source=source)
                 changed = True
     return replace(result, images=tuple(images)) if changed else result
 
@@ -681,5 +657,5 @@ def _merge(report: ScanReport, runs: list[RunResult], favorites: FavoritesLookup
                 favorite = favorites.is_favorite(image.id)
                 uses = favorites.get_usage_count(image.id)
                 if favorite or uses:
-                    image = replace(image, is_favorite=favorite, usage_count=uses)
+                    image = image._replace(is_favorite=favorite, usage_count=uses)
             images.append(image)

@@ -186,7 +186,7 @@ def test_each_thumbnail_state_has_its_own_placeholder(model: GalleryModel) -> No
 
 
 def _fields(record: GalleryImage) -> dict[str, object]:
-    return {name: getattr(record, name) for name in GalleryImage.__slots__}
+    return record._asdict()
 
 
 def test_usage_badge_appears_when_used(model: GalleryModel) -> None:

@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +219,7 @@ def test_a_wrongly_typed_field_is_ignored_and_named(data: Path, full_pass: FullP
     if "image_path" in expected:
         expected["image_path"] = run_dir / expected["image_path"]
     image = result.image(expected.get("id", before.id))
-    assert image == replace(before, **expected)
+    assert image == before._replace(**expected)
     assert result.ids == [image.id, GOOD_ID]
     assert result.reasons == f"{where(path)} is {KINDS[type(bad)]}, {wording}"
     assert result.thumbs[image.id] == ((60, 80) if "image_url" in expected else (80, 60))
