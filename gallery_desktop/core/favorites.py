@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -279,7 +278,7 @@ class FavoritesStore:
                         "not be read and are not written back", self._path, aside, doc.unread)
         elif aside is not None:
             log.warning("moved the unreadable favorites file %s aside to %s", self._path, aside)
-        self._sig = Signature.of(written, time.time_ns())
+        self._sig = Signature.written(written)
         self._data = data
         self._bad_on_disk = False
         with self._state_lock:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gallery_desktop.core import fsutil
 from gallery_desktop.core.favorites_format import ContentError, FavoritesData, parse
 
 # File systems stamp mtimes coarsely (a kernel tick; FAT and some network mounts: up to
@@ -40,11 +41,22 @@ class Signature:
     size: int
     inode: int
     checked_ns: int  # wall clock just before the stat: decides whether mtime can be trusted
+    ctime_ns: int = 0
+    # Set for our own writes that fsutil.settled vouches for: no later write can stamp
+    # this mtime, so only an explicit mtime (touch -d, cp -p) could fake it, and that
+    # changes the ctime, which nobody can set.
+    settled: bool = False
 
     @classmethod
     def of(cls, st: os.stat_result, checked_ns: int) -> Signature:
         """The signature of ``st``, observed at ``checked_ns``."""
-        return cls(st.st_mtime_ns, st.st_size, st.st_ino, checked_ns)
+        return cls(st.st_mtime_ns, st.st_size, st.st_ino, checked_ns, st.st_ctime_ns)
+
+    @classmethod
+    def written(cls, st: os.stat_result) -> Signature:
+        """The signature of our own write, from what ``fsutil.write_atomic`` returned."""
+        return cls(st.st_mtime_ns, st.st_size, st.st_ino, time.time_ns(), st.st_ctime_ns,
+                   fsutil.settled(st))
 
     def same_file(self, other: Signature) -> bool:
         """Whether both describe the same inode with the same size and mtime."""
@@ -53,7 +65,13 @@ class Signature:
     @property
     def racy(self) -> bool:
         """Whether a rewrite could still get this very mtime (git's "racily clean")."""
-        return self.checked_ns - self.mtime_ns < RACY_NS
+        return not self.settled and self.checked_ns - self.mtime_ns < RACY_NS
+
+    def vouches_for(self, now: Signature) -> bool:
+        """Whether ``now`` (a fresh stat) is surely the version this signature describes."""
+        if not self.same_file(now):
+            return False
+        return self.ctime_ns == now.ctime_ns if self.settled else not self.racy
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +115,7 @@ def look(path: Path, known: Signature | None, known_data: bytes | None,
         try:
             with open(path, "rb") as f:
                 sig = Signature.of(os.fstat(f.fileno()), checked_ns)
-                if known is not None and known.same_file(sig) and not known.racy:
+                if known is not None and known.vouches_for(sig):
                     return Snapshot(known, known_data, unchanged=True)
                 data = f.read()
         except FileNotFoundError:

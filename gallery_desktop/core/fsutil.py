@@ -69,6 +69,55 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+# Windows cannot rename a file that is open, and its st_ctime is the creation time.
+_KEEP_OPEN_ACROSS_RENAME = sys.platform != "win32"
+
+
+def _probe_clock(fd: int, mode: int) -> os.stat_result:
+    """Stat the fsynced temp file after stamping its ctime with the file system's clock.
+
+    The chmod changes nothing (same mode) but the ctime, taken from the same clock that
+    stamps mtimes. A ctime later than the mtime proves that clock had moved past the mtime
+    before the rename: whoever writes the file after the rename stamps a later mtime. (The
+    fstat before it marks the timestamps as seen, so a multigrain file system, Linux 6.13+,
+    stamps the chmod finely instead of within the same coarse tick.)
+    """
+    if not _KEEP_OPEN_ACROSS_RENAME:
+        return os.fstat(fd)
+    os.fstat(fd)
+    os.fchmod(fd, mode)
+    return os.fstat(fd)
+
+
+def _after_rename(fd: int, before: os.stat_result) -> os.stat_result:
+    """The stat of the renamed file: the rename stamped its ctime, which later checks see."""
+    if not settled(before):
+        return before  # nothing is proven: the caller compares content
+    try:
+        after = os.fstat(fd)
+    except OSError:
+        return before  # the write is done all the same; ``before`` only means a re-read
+    if (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size):
+        # Another process wrote the file in the instant since the rename: what is there is
+        # not ours, and ``before`` no longer describes it, as a caller will find.
+        return before
+    return after
+
+
+def settled(written: os.stat_result) -> bool:
+    """Whether no later write can give the file ``written``'s mtime (a coarse clock could).
+
+    Args:
+        written: What ``write_atomic`` returned.
+
+    Returns:
+        True when the file system's clock had passed the mtime before the rename, so an
+        unchanged (mtime, size, inode, ctime) means unchanged content; False where that is
+        unknown (a coarse clock within one tick, or Windows) and content must be compared.
+    """
+    return _KEEP_OPEN_ACROSS_RENAME and written.st_ctime_ns > written.st_mtime_ns
+
+
 def write_atomic(path: Path, data: bytes) -> os.stat_result:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
@@ -82,8 +131,9 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
         data: The complete new content.
 
     Returns:
-        The ``stat`` of the written file, taken before the rename, so a caller can tell its
-        own write from a later one by another process without a second, racy ``stat``.
+        The ``stat`` of the written file through its own descriptor, never a second, racy
+        ``stat`` of ``path``: so a caller can tell its own write from a later one by another
+        process. When ``settled`` says so, nobody can later give the file this same mtime.
 
     Raises:
         OSError: the write, the fsync or the rename failed.
@@ -102,10 +152,14 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
             while view:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
-            written = os.fstat(fd)
+            written = _probe_clock(fd, mode)
+            if _KEEP_OPEN_ACROSS_RENAME:
+                replace(tmp, path)
+                written = _after_rename(fd, written)
         finally:
             os.close(fd)
-        replace(tmp, path)
+        if not _KEEP_OPEN_ACROSS_RENAME:
+            replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             Path(tmp).unlink(missing_ok=True)

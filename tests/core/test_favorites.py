@@ -482,6 +482,18 @@ def test_in_place_rewrite_with_identical_stat_is_not_overwritten(path: Path) -> 
     assert json.loads(path.read_bytes())["favorites"] == {"img_b": True, "img_c": True}
 
 
+def test_in_place_rewrites_right_after_our_writes_are_merged(path: Path) -> None:
+    store = store_on(path)
+    for n in range(30):
+        store.set_favorite(f"img_{n:02d}a", True)
+        # The web server's way, within microseconds of our rename: same inode, same size.
+        with open(path, "r+b") as f:
+            f.write(path.read_bytes().replace(f"img_{n:02d}a".encode(), f"img_{n:02d}b".encode()))
+        assert store.reload_if_changed() is True
+        assert store.is_favorite(f"img_{n:02d}b") and not store.is_favorite(f"img_{n:02d}a")
+    assert store.favorites() == {f"img_{n:02d}b" for n in range(30)}
+
+
 def test_reload_follows_replaced_and_deleted_files(path: Path) -> None:
     store = store_on(path)
     assert store.reload_if_changed() is False
