@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -24,10 +23,7 @@ from gallery_desktop.core.favorites_format import (
     FAVORITES_KEY,
     USAGE_KEY,
     FavoritesData,
-    body_with,
-    favorites_body,
     render,
-    usage_body,
 )
 
 __all__ = ["LOCK_TIMEOUT_S", "PARSE_RETRY_S", "FavoritesStore", "lock_path_for"]
@@ -245,23 +241,16 @@ class FavoritesStore:
             doc, merged = disk.doc or FavoritesData(), disk
         bad = self._bad_on_disk if disk.unchanged else disk.bad is not None
         new = decide(doc)
-        # The section caches only mirror doc's dicts, so filling them changes nothing.
-        if section == FAVORITES_KEY:
-            old = int(image_id in doc.favorites)
-            if doc.fav_body is None:
-                doc.fav_body = favorites_body(doc.favorites)
-            view = replace(doc, fav_body=body_with(doc.fav_body, image_id,
-                                                   "true" if new else None))
-        else:
-            old = doc.usage.get(image_id, 0)
-            if doc.usage_body is None:
-                doc.usage_body = usage_body(doc.usage)
-            view = replace(doc, usage_body=body_with(doc.usage_body, image_id, str(new)))
+        old = int(image_id in doc.favorites) if section == FAVORITES_KEY else doc.usage.get(
+            image_id, 0)
         if new == old:  # e.g. set_favorite to what it already is: nothing to write
             if merged is not None and self._adopt(merged):
                 self._external_change = True
             return new
-        data = render(view)
+        value = str(new) if section == USAGE_KEY else "true" if new else None
+        # The section caches only mirror doc's dicts, so filling them changes nothing.
+        change = doc.section(section).planned(image_id, value)
+        data = render(doc, (section, change))
         # A file with entries we could not read loses them by this write: keep it, as a bad one.
         lossy = not bad and doc.unread > 0
         aside = (set_aside(self._path, disk.data or self._data or b"") if bad or lossy
@@ -293,7 +282,7 @@ class FavoritesStore:
                 self._frozen = None
             else:
                 doc.usage[image_id] = new
-            doc.fav_body, doc.usage_body = view.fav_body, view.usage_body
+            doc.section(section).apply(image_id, value, change)
             doc.unread = 0  # the file now holds only what we could read
             if doc is not self._doc:
                 self._frozen = None

@@ -15,9 +15,13 @@ log = logging.getLogger(__name__)
 FAVORITES_KEY = "favorites"
 USAGE_KEY = "usageCounts"
 
-# A rendered section is its entries "\n    <key>: <value>" joined by commas, in UTF-8. A raw
-# newline byte never occurs inside encoded JSON text, so "\n    <key>: " finds exactly one.
-_ENTRY_PREFIX = "\n    "
+# A rendered entry is ",\n    <key>: <value>" in UTF-8. A raw newline byte never occurs
+# inside encoded JSON text, so ",\n    <key>: " finds exactly that entry.
+_ENTRY_PREFIX = ",\n    "
+# Entries per chunk when a section is built, and the size at which appends start a new one:
+# an edit copies one chunk (~30 KB), not the section (6 MB at 100,000 ids).
+_CHUNK_ENTRIES = 512
+_CHUNK_BYTES = 32_768
 _EXAMPLES = 3
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -37,18 +41,28 @@ class FavoritesData:
 
     ``top`` holds every top-level key in file order; the values under ``favorites`` and
     ``usageCounts`` there are placeholders, the live data being ``favorites`` and ``usage``.
-    ``fav_body`` / ``usage_body`` cache the rendered entries of those two sections, so
-    that a write patches one line instead of re-encoding 100,000 entries. ``unread`` counts
-    the entries (or whole sections) of the file that could not be used and that a write
-    would therefore not carry over.
+    ``fav_section`` / ``usage_section`` cache the rendered entries of those two sections
+    (filled by ``section``), so that a write re-renders one chunk of entries instead of
+    100,000 of them. ``unread`` counts the entries (or whole sections) of the file that
+    could not be used and that a write would therefore not carry over.
     """
 
     favorites: dict[str, bool] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     top: dict[str, Any] = field(default_factory=lambda: {FAVORITES_KEY: None, USAGE_KEY: None})
-    fav_body: bytes | None = None
-    usage_body: bytes | None = None
+    fav_section: Section | None = None
+    usage_section: Section | None = None
     unread: int = 0
+
+    def section(self, key: str) -> Section:
+        """The rendered entries of section ``key`` (``FAVORITES_KEY`` or ``USAGE_KEY``)."""
+        if key == FAVORITES_KEY:
+            if self.fav_section is None:
+                self.fav_section = Section.of_favorites(self.favorites)
+            return self.fav_section
+        if self.usage_section is None:
+            self.usage_section = Section.of_usage(self.usage)
+        return self.usage_section
 
 
 def parse(data: bytes, source: str) -> FavoritesData | None:
@@ -181,78 +195,143 @@ def _utf8(text: str) -> bytes:
         return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
-def favorites_body(favorites: dict[str, bool]) -> bytes:
-    """Render the entries of the ``favorites`` object (see ``FavoritesData``)."""
-    if not favorites:
-        return b""
-    if _plain("".join(favorites)):
-        # Fast path: the join runs in C; per-key encoding costs ~15x more at 100k ids.
-        return _utf8(_ENTRY_PREFIX + '"' + '": true,\n    "'.join(favorites) + '": true')
-    return _utf8(",".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: true" for k in favorites]))
+def _favorites_chunk(keys: list[str]) -> bytes:
+    if _plain("".join(keys)):
+        # Fast path: the join runs in C; per-key encoding costs ~15x more.
+        return _utf8(_ENTRY_PREFIX + '"' + '": true,\n    "'.join(keys) + '": true')
+    return _utf8("".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: true" for k in keys]))
 
 
-def usage_body(usage: dict[str, int]) -> bytes:
-    """Render the entries of the ``usageCounts`` object (see ``FavoritesData``)."""
-    return _utf8(",".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: {v}"
-                           for k, v in usage.items()]))
+def _usage_chunk(keys: list[str], counts: list[int]) -> bytes:
+    return _utf8("".join([f"{_ENTRY_PREFIX}{encode_basestring(k)}: {v}"
+                          for k, v in zip(keys, counts, strict=True)]))
 
 
-def body_with(body: bytes, key: str, value: str | None) -> bytes:
-    """Return ``body`` with ``key`` set to the JSON ``value`` (appended when new) or removed.
+def _split(keys: list[str]) -> list[list[str]]:
+    return [keys[i:i + _CHUNK_ENTRIES] for i in range(0, len(keys), _CHUNK_ENTRIES)]
 
-    Args:
-        body: Rendered entries, as ``favorites_body`` / ``usage_body`` make them.
-        key: The id.
-        value: JSON text of the new value, or None to remove the entry.
 
-    Returns:
-        The new body; the entry keeps its place when it already existed.
+def _where(parts: list[list[str]]) -> dict[str, int]:
+    where: dict[str, int] = {}
+    for n, part in enumerate(parts):
+        where.update(dict.fromkeys(part, n))
+    return where
+
+
+class Section:
+    """The rendered entries of one section, in chunks, with the chunk that holds each id.
+
+    Entries stay in file order: an edit keeps an entry in its place, a new id goes at the
+    end. An edit is planned first (``planned``) and applied once it is on disk (``apply``),
+    so a failed write leaves the section as it was.
     """
-    needle = _utf8(f"{_ENTRY_PREFIX}{encode_basestring(key)}: ")
-    start = body.find(needle)
-    # Each splice below copies the body once: joining memoryview slices copies nothing else.
-    view = memoryview(body)
-    if start < 0:
+
+    __slots__ = ("_chunks", "_where")
+
+    def __init__(self, chunks: list[bytes], where: dict[str, int]) -> None:
+        self._chunks = chunks
+        self._where = where
+
+    @classmethod
+    def of_favorites(cls, favorites: dict[str, bool]) -> Section:
+        """Render the entries of the ``favorites`` object (every value ``true``)."""
+        parts = _split(list(favorites))
+        return cls([_favorites_chunk(part) for part in parts], _where(parts))
+
+    @classmethod
+    def of_usage(cls, usage: dict[str, int]) -> Section:
+        """Render the entries of the ``usageCounts`` object."""
+        parts, counts = _split(list(usage)), list(usage.values())
+        return cls([_usage_chunk(part, counts[n * _CHUNK_ENTRIES:(n + 1) * _CHUNK_ENTRIES])
+                    for n, part in enumerate(parts)], _where(parts))
+
+    def planned(self, key: str, value: str | None) -> tuple[int, bytes] | None:
+        """Plan setting ``key`` to the JSON ``value`` (appended when new), or removing it.
+
+        Args:
+            key: The id.
+            value: JSON text of the new value (``true`` or digits), or None to remove.
+
+        Returns:
+            The number of the chunk that changes and its new bytes, for ``render`` and
+            ``apply``; None when there is nothing to change.
+        """
+        needle = _utf8(f"{_ENTRY_PREFIX}{encode_basestring(key)}: ")
+        n = self._where.get(key)
+        if n is None:
+            if value is None:
+                return None
+            last = len(self._chunks) - 1
+            if last < 0 or len(self._chunks[last]) >= _CHUNK_BYTES:
+                return last + 1, needle + value.encode()
+            return last, b"".join((self._chunks[last], needle, value.encode()))
+        chunk = self._chunks[n]
+        start = chunk.find(needle)
+        if start < 0:
+            raise AssertionError(f"rendered favorites lost the entry {key!r}")
+        # Values are `true` or digits, so the entry ends at the next comma (or the end).
+        end = chunk.find(b",", start + len(needle))
+        end = len(chunk) if end < 0 else end
         if value is None:
-            return body
-        return b"".join((view, b"," if body else b"", needle, value.encode()))
-    # Values here are `true` or digits, so the entry ends at the next comma (or the end).
-    end = body.find(b",", start + len(needle))
-    end = len(body) if end < 0 else end
-    if value is not None:
-        return b"".join((view[:start], needle, value.encode(), view[end:]))
-    if end < len(body):
-        return b"".join((view[:start], view[end + 1:]))  # the entry and the comma after it
-    return bytes(view[:max(start - 1, 0)])  # the last entry and the comma before it
+            return n, chunk[:start] + chunk[end:]
+        return n, b"".join((chunk[:start], needle, value.encode(), chunk[end:]))
+
+    def apply(self, key: str, value: str | None, change: tuple[int, bytes] | None) -> None:
+        """Make the change that ``planned(key, value)`` returned part of the section."""
+        if change is None:
+            return
+        n, data = change
+        if n == len(self._chunks):
+            self._chunks.append(data)
+        else:
+            self._chunks[n] = data
+        if value is None:
+            del self._where[key]
+        else:
+            self._where[key] = n
+
+    def pieces(self, change: tuple[int, bytes] | None = None) -> list[bytes | memoryview]:
+        """The section's entries as buffers to join, with ``change`` (if any) applied."""
+        chunks: list[bytes | memoryview] = list(self._chunks)
+        if change is not None:
+            n, data = change
+            if n == len(chunks):
+                chunks.append(data)
+            else:
+                chunks[n] = data
+        chunks = [c for c in chunks if c]
+        if chunks:
+            chunks[0] = memoryview(chunks[0])[1:]  # no comma before the first entry
+        return chunks
 
 
-def render(doc: FavoritesData) -> bytes:
+def render(doc: FavoritesData,
+           change: tuple[str, tuple[int, bytes] | None] | None = None) -> bytes:
     """Serialise ``doc`` exactly as ``json.dumps(..., indent=2, ensure_ascii=False)`` would.
 
-    Uses and fills the section caches of ``doc``.
+    Fills the section caches of ``doc``.
 
     Args:
         doc: The document; ``top`` must contain both section keys.
+        change: A section key and what its ``Section.planned`` returned, to render the
+            document as it will be once that change is applied (``doc`` is not changed).
 
     Returns:
         UTF-8 bytes, without a trailing newline (as the web server writes it).
     """
-    if doc.fav_body is None:
-        doc.fav_body = favorites_body(doc.favorites)
-    if doc.usage_body is None:
-        doc.usage_body = usage_body(doc.usage)
-    parts: list[bytes] = [b"{"]
+    parts: list[bytes | memoryview] = [b"{"]
     for key, value in doc.top.items():
         if len(parts) > 1:
             parts.append(b",")
         parts.append(_utf8(f"\n  {encode_basestring(key)}: "))
-        body = {FAVORITES_KEY: doc.fav_body, USAGE_KEY: doc.usage_body}.get(key)
-        if body is None:
+        if key not in (FAVORITES_KEY, USAGE_KEY):
             # Nested values are indented one level deeper than json.dumps puts them.
             text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
             parts.append(_utf8(text))
-        elif body:
-            parts += (b"{", body, b"\n  }")
+            continue
+        entries = doc.section(key).pieces(change[1] if change and change[0] == key else None)
+        if entries:
+            parts += (b"{", *entries, b"\n  }")
         else:
             parts.append(b"{}")
     parts.append(b"\n}")

@@ -17,7 +17,7 @@ import pytest
 from gallery_desktop.core import fsutil
 from gallery_desktop.core.errors import FavoritesError, FavoritesWriteError
 from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
-from gallery_desktop.core.favorites_format import FavoritesData, body_with, parse, render
+from gallery_desktop.core.favorites_format import FavoritesData, parse, render
 
 
 def dumps(doc: Any) -> bytes:
@@ -98,6 +98,19 @@ def test_unusual_ids_round_trip_exactly_as_json_dumps_writes_them(path: Path) ->
     assert again.usage_counts() == expected["usageCounts"]
 
 
+def edit(doc: FavoritesData, section: str, key: str, value: str | None) -> bytes:
+    """Plan, render and apply one edit as a store's write does; return the planned bytes."""
+    change = doc.section(section).planned(key, value)
+    data = render(doc, (section, change))
+    doc.section(section).apply(key, value, change)
+    target = doc.favorites if section == "favorites" else doc.usage
+    if value is None:
+        target.pop(key, None)
+    else:
+        target[key] = True if value == "true" else int(value)
+    return data
+
+
 def test_rendering_matches_json_dumps_through_random_edits() -> None:
     rng = random.Random(7)
     pool = [*ODD_IDS, *(f"img_{n}" for n in range(30))]
@@ -106,19 +119,37 @@ def test_rendering_matches_json_dumps_through_random_edits() -> None:
     for _ in range(400):
         image_id = rng.choice(pool)
         if rng.random() < 0.5:
-            body = doc.fav_body if doc.fav_body is not None else b""
-            if image_id in doc.favorites:
-                del doc.favorites[image_id]
-                doc.fav_body = body_with(body, image_id, None)
-            else:
-                doc.favorites[image_id] = True
-                doc.fav_body = body_with(body, image_id, "true")
+            value = None if image_id in doc.favorites else "true"
+            data = edit(doc, "favorites", image_id, value)
         else:
-            doc.usage[image_id] = doc.usage.get(image_id, 0) + rng.randint(1, 1000)
-            doc.usage_body = body_with(doc.usage_body or b"", image_id, str(doc.usage[image_id]))
-        expected = {"v": 1, "favorites": doc.favorites, "x": {"n": [1, {"k": "ü"}]},
-                    "usageCounts": doc.usage}
-        assert render(doc) == dumps(expected)
+            count = doc.usage.get(image_id, 0) + rng.randint(1, 1000)
+            data = edit(doc, "usageCounts", image_id, str(count))
+        expected = dumps({"v": 1, "favorites": doc.favorites, "x": {"n": [1, {"k": "ü"}]},
+                          "usageCounts": doc.usage})
+        assert data == expected and render(doc) == expected
+
+
+def test_edits_across_many_chunks_match_json_dumps() -> None:
+    # Six full chunks of 512 ids; the second is emptied, long new ids overflow the last.
+    rng = random.Random(11)
+    ids = [f"img_2025-11-26T06-54-{n:05d}Z_slide-{n % 3 + 1}" for n in range(3072)]
+    odd = {n: f"odd \"{n}\" ü\t💜" for n in range(0, 3000, 97)}
+    ids = [odd.get(n, image_id) for n, image_id in enumerate(ids)]
+    parsed = parse(dumps({"favorites": dict.fromkeys(ids, True),
+                          "usageCounts": {i: n for n, i in enumerate(ids[::5])}}), "f")
+    assert parsed is not None
+    doc = parsed
+    for image_id in ids[512:1100]:  # the second chunk and part of the third go
+        edit(doc, "favorites", image_id, None)
+    assert render(doc) == dumps({"favorites": doc.favorites, "usageCounts": doc.usage})
+    for step in range(300):
+        image_id = rng.choice(ids) if step % 3 else f"new_{step}_{'x' * 300}"
+        if step % 2:
+            data = edit(doc, "favorites", image_id,
+                        None if image_id in doc.favorites else "true")
+        else:
+            data = edit(doc, "usageCounts", image_id, str(doc.usage.get(image_id, 0) + 1))
+        assert data == dumps({"favorites": doc.favorites, "usageCounts": doc.usage})
 
 
 def test_lone_surrogate_id_is_written_as_an_escape(path: Path) -> None:
