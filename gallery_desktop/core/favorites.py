@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from gallery_desktop.core import fsutil
 from gallery_desktop.core.errors import FavoritesWriteError
 from gallery_desktop.core.favorites_disk import (
     Signature,
     Snapshot,
+    WriterLock,
     lock_path_for,
     look,
     set_aside,
@@ -63,7 +62,7 @@ class FavoritesStore:
         self._path = Path(path)
         self._lock_timeout = lock_timeout
         self._parse_retry_s = parse_retry_s
-        self._file_lock = FileLock(str(lock_path_for(self._path)), thread_local=False)
+        self._file_lock = WriterLock(lock_path_for(self._path))
         self._io_lock = threading.Lock()  # one disk operation at a time; held across I/O
         self._state_lock = threading.Lock()  # guards memory; never held across I/O
         self._doc = FavoritesData()
@@ -215,12 +214,10 @@ class FavoritesStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self._file_lock.acquire(timeout=self._lock_timeout)
-        except Timeout as err:
-            raise self._write_error(
-                f"another gallery-desktop process has held {lock_path_for(self._path).name} "
-                f"for over {self._lock_timeout:g} s", err) from err
+        if not self._file_lock.acquire(self._lock_timeout):
+            reason = (f"another gallery-desktop process has held "
+                      f"{lock_path_for(self._path).name} for over {self._lock_timeout:g} s")
+            raise self._write_error(reason, TimeoutError(reason))
         try:
             yield
         finally:

@@ -1,4 +1,4 @@
-"""The favorites file on disk: cheap change checks, riding out in-place writes, setting aside."""
+"""The favorites file on disk: writers' lock, cheap change checks, in-place writes, set-aside."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ import errno
 import itertools
 import os
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: filelock does the locking there
+    fcntl = None  # type: ignore[assignment]
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from gallery_desktop.core import fsutil
 from gallery_desktop.core.favorites_format import ContentError, FavoritesData, parse
@@ -31,6 +38,97 @@ def lock_path_for(path: Path) -> Path:
         ``.<name>.desktop.lock`` in the same folder.
     """
     return path.with_name(f".{path.name}.desktop.lock")
+
+
+LOCK_POLL_S = 0.01
+# flock errors that mean "not supported here" (some network and FUSE file systems).
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
+
+
+class WriterLock:
+    """The exclusive lock that gallery-desktop writers hold across read, merge and replace.
+
+    ``flock`` on the sidecar lock file, opened for each acquisition: the kernel drops it
+    when the holder dies, so a killed process leaves no stale lock, and it excludes
+    filelock's ``FileLock`` on the same file (flock as well). It costs a few microseconds
+    where ``FileLock`` spends ~0.3 ms of Python per acquire and release. Where flock is
+    missing (Windows, some network file systems) ``FileLock`` is used instead.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Create the lock; nothing is opened until ``acquire``.
+
+        Args:
+            path: The lock file (``lock_path_for`` the favorites file).
+        """
+        self._path = path
+        self._fd: int | None = None
+        self._fallback: FileLock | None = None
+        if fcntl is None:
+            self._fallback = FileLock(str(path), thread_local=False)
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds for another holder.
+
+        Returns:
+            True when taken; False when another process held it all along.
+
+        Raises:
+            OSError: the lock file cannot be created or opened.
+        """
+        deadline = time.monotonic() + timeout
+        while self._fallback is None:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+            except OSError as err:
+                os.close(fd)
+                if err.errno not in _NO_FLOCK:
+                    raise
+                self._fallback = FileLock(str(self._path), thread_local=False)
+                break
+            else:
+                if self._is_in_place(fd):
+                    self._fd = fd
+                    return True
+                os.close(fd)  # locked a file that was deleted or replaced meanwhile
+                continue
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(LOCK_POLL_S)
+        try:
+            self._fallback.acquire(timeout=max(deadline - time.monotonic(), 0))
+        except Timeout:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the lock up (only after a successful ``acquire``)."""
+        if self._fd is None:
+            if self._fallback is not None:
+                self._fallback.release()
+            return
+        fd, self._fd = self._fd, None
+        try:
+            # Unlock before closing: a child forked meanwhile shares the descriptor.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _open(self) -> int:
+        try:
+            return os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            # Another user's lock file: flock needs no write access.
+            return os.open(self._path, os.O_RDONLY)
+
+    def _is_in_place(self, fd: int) -> bool:
+        try:
+            return os.path.samestat(os.stat(self._path), os.fstat(fd))
+        except FileNotFoundError:
+            return False
 
 
 @dataclass(frozen=True, slots=True)
