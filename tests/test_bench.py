@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "thumbs_png_per_s", "thumbs_jpeg_per_s",
     "scan_cold_ms", "scan_warm_ms", "scan_indexed_ms", "scan_index_load_ms",
+    "scan_index_unmarshal_ms",
     "scan_indexed_with_load_ms",
     "grid_fill_ms", "grid_first_paint_ms", "grid_layout_ms",
     "grid_scroll_median_ms", "grid_scroll_p99_ms",
