@@ -238,13 +238,14 @@ class FavoritesStore:
             doc, merged = disk.doc or FavoritesData(), disk
         bad = self._bad_on_disk if disk.unchanged else disk.bad is not None
         new = decide(doc)
-        old = int(image_id in doc.favorites) if section == FAVORITES_KEY else doc.usage.get(
-            image_id, 0)
+        if section == FAVORITES_KEY:
+            old, value = int(image_id in doc.favorites), "true" if new else None
+        else:
+            old, value = doc.usage.get(image_id, 0), str(new)
         if new == old:  # e.g. set_favorite to what it already is: nothing to write
             if merged is not None and self._adopt(merged):
                 self._external_change = True
             return new
-        value = str(new) if section == USAGE_KEY else "true" if new else None
         # The section caches only mirror doc's dicts, so filling them changes nothing.
         change = doc.section(section).planned(image_id, value)
         data = render(doc, (section, change))

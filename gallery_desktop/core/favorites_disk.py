@@ -6,11 +6,6 @@ import errno
 import itertools
 import os
 import time
-
-try:
-    import fcntl
-except ImportError:  # Windows: filelock does the locking there
-    fcntl = None  # type: ignore[assignment]
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +14,11 @@ from filelock import FileLock, Timeout
 
 from gallery_desktop.core import fsutil
 from gallery_desktop.core.favorites_format import ContentError, FavoritesData, parse
+
+try:
+    import fcntl
+except ImportError:  # Windows: filelock does the locking there
+    fcntl = None  # type: ignore[assignment]
 
 # File systems stamp mtimes coarsely (a kernel tick; FAT and some network mounts: up to
 # 2 s). A signature younger than this may hide a same-size rewrite, so compare content.
