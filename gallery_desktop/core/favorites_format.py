@@ -220,26 +220,32 @@ class Section:
     write leaves the section as it was.
     """
 
-    __slots__ = ("_chunks", "_entries", "_where")
+    __slots__ = ("_chunks", "_entries", "_parts", "_where")
 
-    def __init__(self, entries: dict[str, Any], chunks: list[bytes]) -> None:
+    def __init__(self, entries: dict[str, Any], parts: list[list[str]],
+                 chunks: list[bytes]) -> None:
         self._entries = entries
         self._chunks = chunks
-        # The chunk of each id edited so far. Not of every id: indexing 100,000 ids up front
-        # costs more (~14 ms) than the searches it would save over a session's writes.
-        self._where: dict[str, int] = {}
+        # The ids each chunk was rendered from, until the first edit of an id already in
+        # the file turns them into the chunk of every id (_where). Indexing 100,000 ids
+        # costs ~14 ms, which a new heart (appended) never needs; searching the chunks
+        # instead costs ~2-4 ms per edit through 6 MB of near-identical entries.
+        self._parts: list[list[str]] | None = parts
+        self._where: dict[str, int] = {}  # edited or appended ids, until indexed
 
     @classmethod
     def of_favorites(cls, favorites: dict[str, bool]) -> Section:
         """Render the entries of the ``favorites`` object (every value ``true``)."""
-        return cls(favorites, [_favorites_chunk(part) for part in _split(list(favorites))])
+        parts = _split(list(favorites))
+        return cls(favorites, parts, [_favorites_chunk(part) for part in parts])
 
     @classmethod
     def of_usage(cls, usage: dict[str, int]) -> Section:
         """Render the entries of the ``usageCounts`` object."""
-        counts = list(usage.values())
-        return cls(usage, [_usage_chunk(part, counts[n * _CHUNK_ENTRIES:(n + 1) * _CHUNK_ENTRIES])
-                           for n, part in enumerate(_split(list(usage)))])
+        parts, counts = _split(list(usage)), list(usage.values())
+        return cls(usage, parts, [
+            _usage_chunk(part, counts[n * _CHUNK_ENTRIES:(n + 1) * _CHUNK_ENTRIES])
+            for n, part in enumerate(parts)])
 
     def planned(self, key: str, value: str | None) -> tuple[int, bytes] | None:
         """Plan setting ``key`` to the JSON ``value`` (appended when new), or removing it.
@@ -262,7 +268,9 @@ class Section:
             return last, b"".join((self._chunks[last], needle, value.encode()))
         n = self._where.get(key)
         if n is None:
-            n = self._where[key] = self._locate(key, needle)
+            n = self._index().get(key)
+        if n is None:
+            raise AssertionError(f"rendered favorites lost the entry {key!r}")
         chunk = self._chunks[n]
         start = chunk.find(needle)
         # Values are `true` or digits, so the entry ends at the next comma (or the end).
@@ -272,11 +280,16 @@ class Section:
             return n, chunk[:start] + chunk[end:]
         return n, b"".join((chunk[:start], needle, value.encode(), chunk[end:]))
 
-    def _locate(self, key: str, needle: bytes) -> int:
-        for n, chunk in enumerate(self._chunks):
-            if needle in chunk:  # a C search: ~0.5 ms through 6 MB
-                return n
-        raise AssertionError(f"rendered favorites lost the entry {key!r}")
+    def _index(self) -> dict[str, int]:
+        if self._parts is not None:
+            where: dict[str, int] = {}
+            for n, part in enumerate(self._parts):
+                where.update(dict.fromkeys(part, n))
+            # Edits since the build are newer facts (an id removed and added again moved
+            # to the end). Ids removed since stay listed: only present ids are looked up.
+            where.update(self._where)
+            self._where, self._parts = where, None
+        return self._where
 
     def apply(self, key: str, value: str | None, change: tuple[int, bytes] | None) -> None:
         """Make the change that ``planned(key, value)`` returned part of the section."""

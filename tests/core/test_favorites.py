@@ -152,6 +152,24 @@ def test_edits_across_many_chunks_match_json_dumps() -> None:
         assert data == dumps({"favorites": doc.favorites, "usageCounts": doc.usage})
 
 
+def test_new_ids_edited_before_and_after_the_first_edit_of_an_old_one() -> None:
+    ids = [f"img_{n:05d}" for n in range(1500)]
+    doc = parse(dumps({"favorites": dict.fromkeys(ids, True), "usageCounts": {}}), "f")
+    assert doc is not None
+    for image_id in ("new_a", "new_b"):  # appended while no old id was edited
+        edit(doc, "favorites", image_id, "true")
+        edit(doc, "usageCounts", image_id, "1")
+    for image_id in ("img_00700", "new_a", "img_00003", "new_b", "img_01499"):
+        data = edit(doc, "favorites", image_id, None)
+        assert data == dumps({"favorites": doc.favorites, "usageCounts": doc.usage})
+    for image_id in ("new_a", "img_00700"):  # back, at the end
+        edit(doc, "favorites", image_id, "true")
+        data = edit(doc, "usageCounts", image_id, "7")
+    assert list(doc.favorites)[-2:] == ["new_a", "img_00700"]
+    assert data == dumps({"favorites": doc.favorites, "usageCounts": doc.usage})
+    assert render(doc) == dumps({"favorites": doc.favorites, "usageCounts": doc.usage})
+
+
 def test_lone_surrogate_id_is_written_as_an_escape(path: Path) -> None:
     store = store_on(path, b'{"favorites": {"bad\\ud800id": true}, "usageCounts": {}}')
     assert store.favorites() == {"bad\ud800id"}
