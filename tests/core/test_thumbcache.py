@@ -75,6 +75,38 @@ def test_key_depends_on_edge_path_and_content(tmp_path: Path) -> None:
     assert cache_key(tmp_path / "missing.png", 96) is None
 
 
+def test_key_takes_the_path_as_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = make_image(tmp_path / "a.png")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert cache_key(Path("a.png"), 96) == cache_key(a, 96)
+    assert cache_key(Path("sub") / ".." / "a.png", 96) == cache_key(a, 96)
+    assert cache_key(tmp_path / "a\0.png", 96) is None  # a NUL: no such file, no crash
+
+
+def test_symlinked_spelling_follows_its_target(tmp_path: Path) -> None:
+    target = make_image(tmp_path / "a.png", color="#ff0000")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    before = cache_key(link, 96)
+    assert before is not None and before != cache_key(target, 96)  # its own entry
+    make_image(tmp_path / "b.png", size=(80, 60), color="#0000ff")
+    link.unlink()
+    link.symlink_to(tmp_path / "b.png")  # same name, another file: another key
+    assert cache_key(link, 96) not in (None, before)
+
+
+def test_folder_where_an_entry_should_be_is_a_miss(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    cache = ThumbnailCache(tmp_path / "cache", write_behind=False)
+    key = cache_key(src, EDGE)
+    assert key is not None
+    cache.file_for(key, ".jpg").mkdir(parents=True)
+    assert cache.get(src, EDGE) is None
+    data = cache.put(src, EDGE, thumb_of(src).convert("RGBA"))  # a PNG entry beside it
+    assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) == data
+
+
 def test_changed_source_is_a_miss(tmp_path: Path) -> None:
     src = make_image(tmp_path / "a.png", size=(300, 200), color="#ff0000")
     cache = ThumbnailCache(tmp_path / "cache")
