@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -300,3 +301,31 @@ def test_decode_reduced_orients_image_and_target(tmp_path: Path) -> None:
     image, target = decode_reduced(src, EDGE)
     assert target == (64, 128)
     assert image.width < image.height and image.height >= 128
+
+
+def _open_fds_to(path: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == str(path):
+                found.append(fd.name)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+@pytest.mark.parametrize(("name", "size"), [("exact.jpg", (4 * EDGE, 2 * EDGE)),
+                                             ("exact.png", (EDGE, EDGE // 2)),
+                                             ("animated.gif", (EDGE, EDGE // 2))])
+def test_decoded_image_keeps_its_pixels_and_not_its_file(tmp_path: Path, name: str,
+                                                         size: tuple[int, int]) -> None:
+    # An exact DCT scale (or no scaling at all) hands out the very image Pillow decoded:
+    # it must hold its pixels without holding the file open.
+    src = make_image(tmp_path / name, size=size, color="#ff0000")
+    image, target = decode_reduced(src, EDGE)
+    assert image.size == target
+    assert _open_fds_to(src) == []
+    make_image(tmp_path / "other.png", size=size, color="#0000ff").replace(src)
+    src.unlink()
+    assert close(image.convert("RGB").getpixel((target[0] - 1, target[1] - 1)), RED)
+    assert close(image.convert("RGB").getpixel((0, 0)), DARK)

@@ -424,3 +424,42 @@ def test_cache_entry_matches_the_thumbnail(qtbot: QtBot, tmp_path: Path,
     assert isinstance(right, tuple) and isinstance(left, tuple)
     assert right == (200, 40, 40, 255)
     assert all(abs(a - b) <= 3 for a, b in zip(left, (30, 60, 200, 128), strict=True))
+
+
+@pytest.mark.parametrize("size", [(4 * EDGE, 3 * EDGE), (5 * EDGE, 4 * EDGE)],
+                         ids=["exact-scale", "resampled"])
+def test_opaque_cache_entry_matches_the_thumbnail(qtbot: QtBot, tmp_path: Path,
+                                                  size: tuple[int, int],
+                                                  make_loader: MakeLoader) -> None:
+    # The entry is made from the QImage that was shown, after the decodes: same pixels.
+    src = tmp_path / "a.jpg"
+    img = Image.new("RGB", size, (200, 40, 40))
+    img.paste((30, 60, 200), (0, 0, size[0] // 2, size[1]))
+    img.save(src, quality=95)
+    cache = ThumbnailCache(tmp_path / "cache")
+    loader = make_loader(cache)
+    with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as blocker:
+        loader.request(src)
+    shown: QImage = blocker.args[1]
+    loader.shutdown()
+    key = cache_key(src, EDGE)
+    assert key is not None
+    with Image.open(cache.file_for(key, ".jpg")) as cached:
+        cached.load()
+        assert cached.mode == "RGB" and cached.size == (shown.width(), shown.height())
+        w, h = cached.size
+        for x in (w // 4, w * 3 // 4):
+            got = cached.getpixel((x, h // 2))
+            assert isinstance(got, tuple)
+            assert near(shown, x, h // 2, got[:3], tol=8)
+
+
+def test_qimage_to_pil_keeps_every_pixel_of_a_native_image() -> None:
+    noise = Image.frombytes("RGB", (37, 23), os.urandom(37 * 23 * 3))
+    qimage = pil_to_qimage(noise)
+    assert qimage.format() == QImage.Format.Format_RGB32
+    back = qimage_to_pil(qimage)
+    assert back.mode == "RGB" and back.tobytes() == noise.tobytes()
+    del qimage  # the copy owns its pixels
+    assert back.tobytes() == noise.tobytes()
+
