@@ -113,6 +113,10 @@ def _display_format(image: QImage) -> QImage:
     return image if image.format() == wanted else image.convertToFormat(wanted)
 
 
+# A finished job: (path, generation, the thumbnail or None, the failure reason).
+_Result = tuple[Path, int, QImage | None, str]
+
+
 class _JobQueue:
     """The paths waiting for a worker, in priority order, shared with the pool threads.
 
@@ -134,6 +138,7 @@ class _JobQueue:
         self._gens: dict[Path, int] = {}
         self._running: dict[Path, int] = {}  # path -> generation of its newest running job
         self._in_flight = 0
+        self._delivered: list[_Result] = []  # finished, not yet taken by the GUI thread
         self._workers = 0
         self._max_workers = max(1, max_workers)
         self._closed = False
@@ -181,6 +186,23 @@ class _JobQueue:
             if self._workers == 0 and self._on_busy is not None:
                 self._on_busy(False)
             return None
+
+    def deliver(self, result: _Result) -> bool:
+        """Leave a finished job's result for the GUI thread's next ``take_delivered``.
+
+        Returns:
+            True when nothing was waiting before: the caller must wake the GUI thread.
+            Otherwise a wake-up is on its way already and will find this result too.
+        """
+        with self._lock:
+            self._delivered.append(result)
+            return len(self._delivered) == 1
+
+    def take_delivered(self) -> list[_Result]:
+        """Every result delivered so far, oldest first (each then needs ``finish``)."""
+        with self._lock:
+            delivered, self._delivered = self._delivered, []
+            return delivered
 
     def finish(self, path: Path, gen: int) -> bool:
         """Book a finished job; True when its result is still current."""
@@ -237,9 +259,14 @@ def _hold_cache_writes(cache: ThumbnailCache, busy: bool) -> None:
 
 
 class _LoaderSignals(QObject):
-    """Carries results from the pool to the GUI thread; owned by the loader, not a job."""
+    """Wakes the GUI thread for delivered results; owned by the loader, not a job.
 
-    finished = Signal(object, int, object, str)  # (path, generation, QImage | None, reason)
+    The results themselves wait in the job queue: one wake-up without arguments serves
+    every result delivered until the GUI thread gets to it, so a busy GUI thread (or a
+    busy machine) takes them in batches instead of one queued call each.
+    """
+
+    delivered = Signal()
 
 
 def _work(queue: _JobQueue, signals: _LoaderSignals, cache: ThumbnailCache | None,
@@ -254,11 +281,12 @@ def _work(queue: _JobQueue, signals: _LoaderSignals, cache: ThumbnailCache | Non
         except Exception:
             log.exception("thumbnail worker failed on %s", path)
             image, reason = None, "internal error while loading the thumbnail"
-        try:
-            signals.finished.emit(path, gen, image, reason)
-        except RuntimeError as err:  # the loader was deleted without shutdown()
-            log.debug("thumbnail result for %s dropped: %s", path, err)
-            return
+        if queue.deliver((path, gen, image, reason)):
+            try:
+                signals.delivered.emit()
+            except RuntimeError as err:  # the loader was deleted without shutdown()
+                log.debug("thumbnail result for %s dropped: %s", path, err)
+                return
         # After emitting, and deferred to the cache's writer, which waits until the queue
         # is empty: encoding the entry is not what the user waits for.
         if to_cache is not None and image is not None and cache is not None and key is not None:
@@ -333,7 +361,7 @@ class ThumbnailLoader(QObject):
         on_busy = None if cache is None else partial(_hold_cache_writes, cache)
         self._queue = _JobQueue(self._pool.maxThreadCount(), on_busy)
         self._signals = _LoaderSignals(self)
-        self._signals.finished.connect(self._on_job_finished)
+        self._signals.delivered.connect(self._on_delivered)
         self._shut_down = False
 
     @property
@@ -401,12 +429,13 @@ class ThumbnailLoader(QObject):
         """Requests not answered yet (queued, or decoded but not yet delivered)."""
         return self._queue.pending()
 
-    @Slot(object, int, object, str)
-    def _on_job_finished(self, path: Path, gen: int, image: QImage | None,
-                         reason: str) -> None:
-        if not self._queue.finish(path, gen):
-            return  # stale (file replaced meanwhile) or shut down
-        if image is not None:
-            self.thumbnail_ready.emit(path, image)
-        else:
-            self.thumbnail_failed.emit(path, reason)
+    @Slot()
+    def _on_delivered(self) -> None:
+        for path, gen, image, reason in self._queue.take_delivered():
+            # One by one: a receiver may invalidate a later path or shut the loader down.
+            if not self._queue.finish(path, gen):
+                continue  # stale (file replaced meanwhile) or shut down
+            if image is not None:
+                self.thumbnail_ready.emit(path, image)
+            else:
+                self.thumbnail_failed.emit(path, reason)

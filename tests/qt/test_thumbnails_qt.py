@@ -463,3 +463,42 @@ def test_qimage_to_pil_keeps_every_pixel_of_a_native_image() -> None:
     del qimage  # the copy owns its pixels
     assert back.tobytes() == noise.tobytes()
 
+
+def test_results_that_wait_for_a_busy_gui_thread_come_in_one_wake_up(
+        qtbot: QtBot, tmp_path: Path, make_loader: MakeLoader) -> None:
+    srcs = [make_image(tmp_path / f"{i}.png", size=(90, 70)) for i in range(12)]
+    loader = make_loader(None)
+    rec = Recorder(loader)
+    wake_ups: list[int] = []
+    # Connected after the loader's own slot: it sees what that wake-up answered.
+    loader._signals.delivered.connect(lambda: wake_ups.append(len(rec.answered())))
+    for src in srcs:
+        loader.request(src)
+    # The GUI thread runs no events meanwhile: every result waits, decoded, in the queue.
+    assert loader.pool.waitForDone(10_000)
+    assert rec.answered() == [] and loader.pending() == len(srcs)
+    qtbot.waitUntil(lambda: len(rec.answered()) == len(srcs), timeout=10_000)
+    assert sorted(rec.answered()) == sorted(srcs) and loader.pending() == 0
+    assert wake_ups == [len(srcs)]
+
+
+def test_a_receiver_can_invalidate_or_shut_down_in_the_middle_of_a_batch(
+        qtbot: QtBot, tmp_path: Path, make_loader: MakeLoader) -> None:
+    srcs = [make_image(tmp_path / f"{i}.png") for i in range(4)]
+    loader = make_loader(None, threads=1)
+    seen: list[Path] = []
+
+    def on_ready(path: Path, _image: QImage) -> None:
+        seen.append(path)
+        if path == srcs[0]:
+            loader.invalidate(srcs[1])  # replaced on disk: its decoded result is stale
+        elif path == srcs[2]:
+            loader.shutdown()
+
+    loader.thumbnail_ready.connect(on_ready)
+    for src in srcs:
+        loader.request(src)
+    assert loader.pool.waitForDone(10_000)  # all four decoded, none delivered yet
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=10_000)
+    qtbot.wait(50)
+    assert seen == [srcs[0], srcs[2]]
