@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Generic, TypeVar
 
@@ -181,12 +182,83 @@ class _Bounded(Generic[_K, _V]):
         return value
 
 
+class CellCache:
+    """Pixmaps of whole cells by key; the least recently used go beyond ``budget`` bytes.
+
+    Unlike ``_Bounded`` it never forgets everything at once: a full clear would make the
+    next frame paint every visible cell again, a pause exactly where scrolling must be
+    smooth. A dropped pixmap is handed back for reuse: a new one costs an allocation whose
+    pages the kernel faults in and zeroes (~180 us for a 252x241 cell, ~8 us to refill one).
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._items: OrderedDict[tuple[object, ...], QPixmap] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[object, ...]) -> QPixmap | None:
+        """The pixmap stored under ``key`` (now the most recently used), or None."""
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[object, ...], pixmap: QPixmap) -> None:
+        """Store ``pixmap`` under ``key`` (``take`` made room for it)."""
+        self._items[key] = pixmap
+        self.used += _pixmap_bytes(pixmap)
+
+    def take(self, width: int, height: int) -> QPixmap:
+        """A pixmap of ``width`` x ``height`` device pixels to paint a new entry on.
+
+        Drops the least recently used entries until one that size fits the budget, and
+        reuses a dropped one of that size if there is one. Its contents are undefined.
+        """
+        spare: QPixmap | None = None
+        while self._items and self.used + width * height * 4 > self.budget:
+            dropped = self._items.popitem(last=False)[1]
+            self.used -= _pixmap_bytes(dropped)
+            if spare is None and dropped.width() == width and dropped.height() == height:
+                spare = dropped
+        return spare if spare is not None else QPixmap(width, height)
+
+    def reserve(self, size: int) -> None:
+        """Let the cache hold at least ``size`` bytes (the budget never shrinks)."""
+        self.budget = max(self.budget, size)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._items.clear()
+        self.used = 0
+
+
+def _pixmap_bytes(pixmap: QPixmap) -> int:
+    return pixmap.width() * pixmap.height() * 4
+
+
 # Text is the costly part of a cell (shaping on every drawText): captions keep their laid-out
 # QStaticText, placeholder labels and usage badges are rendered to pixmaps once.
 _CAPTIONS: _Bounded[tuple[str, int, str], QStaticText] = _Bounded(8192)
 _LABELS: _Bounded[tuple[str, int, int, float, str], QPixmap] = _Bounded(64)
 _BADGES: _Bounded[tuple[int, float, str], QPixmap] = _Bounded(1024)
 _TILES: _Bounded[tuple[int, int, float, int], QPixmap] = _Bounded(32)
+
+# Whole cells, painted once and then copied: a cell is a dozen Qt calls from Python (each
+# a wrapper, an enum conversion, a cache key), a copy is one. Scrolling shows the same cells
+# frame after frame and only a line's worth of new ones. Keys hold everything a cell's look
+# depends on, so a changed heart, count, caption, thumbnail, state or size is a new entry:
+# a stale picture is never shown, it just ages out.
+CELL_CACHE_BYTES = 32 * 1024 * 1024  # ~130 cells of 252x241 px at 1x: seven 1280x800 screens
+CELL_CACHE = CellCache(CELL_CACHE_BYTES)
+_SELECTED_BIT = QStyle.StateFlag.State_Selected.value
+_HOVER_BIT = QStyle.StateFlag.State_MouseOver.value
+_STATE_BITS = _SELECTED_BIT | _HOVER_BIT  # all a cell's look takes from the option's state
+# The view font's key, for the last font seen: comparing fonts is ten times cheaper than
+# building a key, and a view paints every cell with the same font.
+_LAST_FONT: list[tuple[QFont, str]] = []
 
 
 def _caption_text(text: str, width: int, font_key: str) -> QStaticText:
@@ -268,6 +340,32 @@ def _badge_pixmap(usage: int, dpr: float, font: QFont, font_key: str) -> QPixmap
         painter.end()
         _BADGES.put(key, found)
     return found
+
+
+def _font_key(font: QFont) -> str:
+    """``font.key()``, remembered for the last font seen."""
+    if _LAST_FONT:
+        last, key = _LAST_FONT[0]
+        if last == font:
+            return key
+    key = font.key()
+    _LAST_FONT[:] = [(QFont(font), key)]
+    return key
+
+
+def _cell_canvas(size: QSize, dpr: float, view: QWidget | None) -> QPixmap:
+    """A pixmap to paint a new cache entry of ``size`` logical pixels on (contents undefined)."""
+    width, height = round(size.width() * dpr), round(size.height() * dpr)
+    if view is not None and not size.isEmpty():
+        # Twice the cells the view can show at once (a partly shown line at both ends): a
+        # view that shows more cells than the cache holds would miss on every cell of every
+        # frame. The second half holds the next line and the shared placeholder pictures.
+        shown = ((view.width() // size.width() + 1)
+                 * (view.height() // size.height() + 2))
+        CELL_CACHE.reserve(2 * shown * width * height * 4)
+    canvas = CELL_CACHE.take(width, height)
+    canvas.setDevicePixelRatio(dpr)
+    return canvas
 
 
 def _cell_values(index: AnyIndex) -> CellValues | None:
@@ -362,6 +460,159 @@ def _heart_button(edge: int, favorite: bool, dpr: float) -> QPixmap:
     return result
 
 
+def paint_cell(painter: QPainter, cell: QRect, values: CellValues, font: QFont, *,
+               selected: bool = False, hovered: bool = False) -> None:
+    """Paint one cell in place, over the view's background, leaving ``painter`` as it was.
+
+    What ``GalleryDelegate.paint`` shows, painted directly instead of copied from the cache.
+
+    Args:
+        painter: an active painter; its device's pixel ratio is honoured.
+        cell: the cell's rectangle (the item's ``option.rect``).
+        values: what the cell shows.
+        font: the view's font (the caption's is derived from it).
+        selected: draw the selection fill and accent frame.
+        hovered: draw the hover fill and the heart button.
+    """
+    bits = (_SELECTED_BIT if selected else 0) | (_HOVER_BIT if hovered else 0)
+    device = painter.device()
+    dpr = device.devicePixelRatioF() if device is not None else 1.0
+    _paint_cell(painter, cell, bits, values, font, _font_key(font), dpr)
+
+
+def _paint_cell(painter: QPainter, cell: QRect, bits: int, values: CellValues, font: QFont,
+                font_key: str, dpr: float) -> None:
+    painter.save()
+    try:
+        _paint_picture(painter, cell, bits, values, font, font_key, dpr)
+        _paint_caption(painter, cell, bits, values.title, font, font_key)
+    finally:
+        painter.restore()
+
+
+def _cell_pixmap(size: QSize, bits: int, values: CellValues, font: QFont, font_key: str,
+                 dpr: float, view: QWidget | None) -> QPixmap:
+    """The whole cell on an opaque pixmap of ``size``, for the cell cache."""
+    # Taken first: making room for the shared picture below cannot then drop and hand back
+    # the picture's own pixmap as the canvas it is copied onto.
+    result = _cell_canvas(size, dpr, view)
+    rect = QRect(QPoint(0, 0), size)
+    decoration = values.pixmap
+    if decoration is None or decoration.isNull():
+        # Cells without a thumbnail differ only in their captions, and scrolling into rows
+        # not seen yet shows many: their picture is shared, copied and captioned. (Its key
+        # is shorter than a cell's, so the two never collide.)
+        key = (size.width(), size.height(), dpr, font_key, bits, values.thumb_state,
+               values.favorite, values.usage)
+        picture = CELL_CACHE.get(key)
+        if picture is None:
+            picture = _cell_canvas(size, dpr, view)
+            _opaque_painter(picture, rect, bits, values, font, font_key, dpr).end()
+            CELL_CACHE.put(key, picture)
+        painter = QPainter(result)
+        painter.drawPixmap(0, 0, picture)
+        painter.setRenderHints(_HINTS)  # as _paint_picture leaves it for the caption
+    else:
+        painter = _opaque_painter(result, rect, bits, values, font, font_key, dpr)
+    _paint_caption(painter, rect, bits, values.title, font, font_key)
+    painter.end()
+    return result
+
+
+def _opaque_painter(target: QPixmap, rect: QRect, bits: int, values: CellValues, font: QFont,
+                    font_key: str, dpr: float) -> QPainter:
+    """Fill ``target`` with the view's background and paint all but the caption on it.
+
+    Returns:
+        The painter, still active on ``target``.
+    """
+    # What the view paints under its cells: the cell's pixmap is opaque, a plain copy.
+    target.fill(VIEW_BACKGROUND)
+    painter = QPainter(target)
+    _paint_picture(painter, rect, bits, values, font, font_key, dpr)
+    return painter
+
+
+def _paint_picture(painter: QPainter, cell: QRect, bits: int, values: CellValues, font: QFont,
+                   font_key: str, dpr: float) -> None:
+    """Everything but the caption; leaves ``_HINTS`` on and no pen on ``painter``."""
+    selected = bool(bits & _SELECTED_BIT)
+    hovered = bool(bits & _HOVER_BIT)
+    painter.setRenderHints(_HINTS)
+    painter.setPen(Qt.PenStyle.NoPen)
+    background = VIEW_BACKGROUND
+    if selected or hovered:
+        fill = SELECTED_FILL if selected else HOVER_COLOR
+        background = _SELECTED_BACKGROUND if selected else _HOVER_BACKGROUND
+        painter.setBrush(fill)
+        painter.drawRoundedRect(QRectF(cell).adjusted(2, 2, -2, -2), CORNER_RADIUS + 3,
+                                CORNER_RADIUS + 3)
+
+    tile = image_rect(cell)
+    decoration = values.pixmap
+    size = QSize()
+    if decoration is not None and not decoration.isNull():
+        size = fitted_size(decoration.deviceIndependentSize().toSize(), tile.size())
+    if size != tile.size():
+        # The tile shows around letterboxed images and behind placeholders.
+        if dpr == 1.0 or dpr == 2.0:
+            painter.drawPixmap(tile.topLeft(), _tile_pixmap(tile.size(), dpr, background))
+        else:  # a fractional scale would blit the pixmap off the pixel grid
+            painter.setBrush(TILE_COLOR)
+            painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
+    if decoration is not None and not size.isEmpty():
+        # A letterboxed image's corners lie on the tile; a filling one's on the cell.
+        corners = background if size == tile.size() else TILE_COLOR
+        target = QRect(QPoint(0, 0), size)
+        target.moveCenter(tile.center())
+        painter.drawPixmap(target.topLeft(), _rounded_thumbnail(decoration, size, dpr, corners))
+    else:
+        style = _CAPTION_FONTS.get(font_key) or caption_style(font)
+        _paint_placeholder(painter, tile, values.thumb_state, dpr, font, style[1].height())
+    if selected:
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(ACCENT, 2.0))
+        painter.drawRoundedRect(QRectF(tile).adjusted(-1, -1, 1, 1), CORNER_RADIUS + 1,
+                                CORNER_RADIUS + 1)
+        painter.setPen(Qt.PenStyle.NoPen)
+
+    if values.favorite or hovered:
+        painter.drawPixmap(heart_rect(cell).topLeft(),
+                           _heart_button(HEART_SIZE, values.favorite, dpr))
+    if values.usage > 0:
+        painter.drawPixmap(tile.left() + HEART_MARGIN,
+                           tile.bottom() - HEART_MARGIN - BADGE_HEIGHT + 1,
+                           _badge_pixmap(values.usage, dpr, font, font_key))
+
+
+def _paint_placeholder(painter: QPainter, tile: QRect, state: ThumbState, dpr: float,
+                       font: QFont, caption_height: int) -> None:
+    name, label = _PLACEHOLDERS.get(state, _PLACEHOLDERS[ThumbState.LOADING])
+    loading = not label
+    color = QColor(PLACEHOLDER_COLOR)
+    if loading:
+        color.setAlpha(90)  # quiet while it loads: most cells flash through this state
+    edge = max(16, min(48, tile.width() // 4))
+    glyph = icons.pixmap(name, edge, color, dpr)
+    text_h = caption_height if label else 0
+    top = tile.center().y() - (edge + (6 + text_h if label else 0)) // 2
+    painter.drawPixmap(tile.center().x() - edge // 2, top, glyph)
+    if label and tile.width() >= 80:
+        painter.drawPixmap(tile.left() + 4, top + edge + 6,
+                           _label_pixmap(label, QSize(tile.width() - 8, text_h), dpr, font))
+
+
+def _paint_caption(painter: QPainter, cell: QRect, bits: int, text: str, font: QFont,
+                   font_key: str) -> None:
+    if not text:
+        return
+    small, metrics = _CAPTION_FONTS.get(font_key) or caption_style(font)
+    rect = caption_rect(cell, metrics.height())
+    painter.setFont(small)
+    painter.setPen(CAPTION_SELECTED_COLOR if bits & _SELECTED_BIT else CAPTION_COLOR)
+    painter.drawStaticText(rect.topLeft(), _caption_text(text, rect.width(), font_key))
+
+
 class GalleryDelegate(QStyledItemDelegate):
     """Paints gallery cells from the model's roles; a heart click becomes ``model.setData``.
 
@@ -380,95 +631,32 @@ class GalleryDelegate(QStyledItemDelegate):
         return cell_size(thumb, caption_style(option.font)[1].height())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        """Draw the cell: background, tile, thumbnail or placeholder, badges, caption."""
-        painter.save()
-        try:
-            self._paint(painter, option, index)
-        finally:
-            painter.restore()
+        """Draw the cell: background, tile, thumbnail or placeholder, badges, caption.
 
-    def _paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        cell: QRect = option.rect
-        state = option.state
-        selected = bool(state & QStyle.StateFlag.State_Selected)
-        hovered = bool(state & QStyle.StateFlag.State_MouseOver)
+        At a whole-number device pixel ratio this is one copy from ``CELL_CACHE``, painted
+        by ``paint_cell``'s code the first time the cell shows these values.
+        """
         values = _cell_values(index) or _values_from_roles(index)
+        cell: QRect = option.rect
+        bits = option.state.value & _STATE_BITS
         font = option.font
-        font_key = font.key()  # not cheap: once per cell
-        style = _CAPTION_FONTS.get(font_key) or caption_style(font)
-        painter.setRenderHints(_HINTS)
-        painter.setPen(Qt.PenStyle.NoPen)
-        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
-        background = VIEW_BACKGROUND
-        if selected or hovered:
-            fill = SELECTED_FILL if selected else HOVER_COLOR
-            background = _SELECTED_BACKGROUND if selected else _HOVER_BACKGROUND
-            painter.setBrush(fill)
-            painter.drawRoundedRect(QRectF(cell).adjusted(2, 2, -2, -2), CORNER_RADIUS + 3,
-                                    CORNER_RADIUS + 3)
-
-        tile = image_rect(cell)
+        font_key = _font_key(font)
+        device = painter.device()
+        dpr = device.devicePixelRatioF() if device is not None else 1.0
+        if not dpr.is_integer() or cell.isEmpty():
+            # A fractional scale would put the copy off the device pixel grid (and an empty
+            # cell has nothing to keep): paint in place.
+            _paint_cell(painter, cell, bits, values, font, font_key, dpr)
+            return
         decoration = values.pixmap
-        size = QSize()
-        if decoration is not None and not decoration.isNull():
-            size = fitted_size(decoration.deviceIndependentSize().toSize(), tile.size())
-        if size != tile.size():
-            # The tile shows around letterboxed images and behind placeholders.
-            if dpr == 1.0 or dpr == 2.0:
-                painter.drawPixmap(tile.topLeft(), _tile_pixmap(tile.size(), dpr, background))
-            else:  # a fractional scale would blit the pixmap off the pixel grid
-                painter.setBrush(TILE_COLOR)
-                painter.drawRoundedRect(QRectF(tile), CORNER_RADIUS, CORNER_RADIUS)
-        if decoration is not None and not size.isEmpty():
-            # A letterboxed image's corners lie on the tile; a filling one's on the cell.
-            corners = background if size == tile.size() else TILE_COLOR
-            target = QRect(QPoint(0, 0), size)
-            target.moveCenter(tile.center())
-            painter.drawPixmap(target.topLeft(),
-                               _rounded_thumbnail(decoration, size, dpr, corners))
-        else:
-            self._paint_placeholder(painter, tile, values.thumb_state, dpr, font,
-                                    style[1].height())
-        if selected:
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(ACCENT, 2.0))
-            painter.drawRoundedRect(QRectF(tile).adjusted(-1, -1, 1, 1), CORNER_RADIUS + 1,
-                                    CORNER_RADIUS + 1)
-            painter.setPen(Qt.PenStyle.NoPen)
-
-        if values.favorite or hovered:
-            painter.drawPixmap(heart_rect(cell).topLeft(),
-                               _heart_button(HEART_SIZE, values.favorite, dpr))
-        if values.usage > 0:
-            painter.drawPixmap(tile.left() + HEART_MARGIN,
-                               tile.bottom() - HEART_MARGIN - BADGE_HEIGHT + 1,
-                               _badge_pixmap(values.usage, dpr, font, font_key))
-        if values.title:
-            self._paint_caption(painter, cell, values.title, style, font_key, selected)
-
-    def _paint_placeholder(self, painter: QPainter, tile: QRect, state: ThumbState, dpr: float,
-                           font: QFont, caption_height: int) -> None:
-        name, label = _PLACEHOLDERS.get(state, _PLACEHOLDERS[ThumbState.LOADING])
-        loading = not label
-        color = QColor(PLACEHOLDER_COLOR)
-        if loading:
-            color.setAlpha(90)  # quiet while it loads: most cells flash through this state
-        edge = max(16, min(48, tile.width() // 4))
-        glyph = icons.pixmap(name, edge, color, dpr)
-        text_h = caption_height if label else 0
-        top = tile.center().y() - (edge + (6 + text_h if label else 0)) // 2
-        painter.drawPixmap(tile.center().x() - edge // 2, top, glyph)
-        if label and tile.width() >= 80:
-            painter.drawPixmap(tile.left() + 4, top + edge + 6,
-                               _label_pixmap(label, QSize(tile.width() - 8, text_h), dpr, font))
-
-    def _paint_caption(self, painter: QPainter, cell: QRect, text: str,
-                       style: tuple[QFont, QFontMetrics], font_key: str, selected: bool) -> None:
-        small, metrics = style
-        rect = caption_rect(cell, metrics.height())
-        painter.setFont(small)
-        painter.setPen(CAPTION_SELECTED_COLOR if selected else CAPTION_COLOR)
-        painter.drawStaticText(rect.topLeft(), _caption_text(text, rect.width(), font_key))
+        key = (cell.width(), cell.height(), dpr, font_key, bits,
+               values.thumb_state, values.favorite, values.usage, values.title,
+               decoration.cacheKey() if decoration is not None else 0)
+        found = CELL_CACHE.get(key)
+        if found is None:
+            found = _cell_pixmap(cell.size(), bits, values, font, font_key, dpr, option.widget)
+            CELL_CACHE.put(key, found)
+        painter.drawPixmap(cell.x(), cell.y(), found)
 
     def editorEvent(self, event: QEvent, model: QAbstractItemModel,
                     option: QStyleOptionViewItem, index: AnyIndex) -> bool:
