@@ -92,11 +92,11 @@ def canvas(size: QSize, dpr: float) -> QImage:
 
 def through_delegate(model: QStandardItemModel | GalleryModel, row: int, cell: QRect,
                      dpr: float, *, selected: bool = False, hovered: bool = False,
-                     painter_delegate: GalleryDelegate | None = None) -> QImage:
+                     using: GalleryDelegate | None = None) -> QImage:
     """``row`` painted by the delegate into a fresh image a little larger than ``cell``."""
     image = canvas(QSize(cell.right() + 12, cell.bottom() + 12), dpr)
     painter = QPainter(image)
-    (painter_delegate or GalleryDelegate()).paint(
+    (using or GalleryDelegate()).paint(
         painter, option_for(cell, selected=selected, hovered=hovered), model.index(row, 0))
     painter.end()
     return image
@@ -183,7 +183,7 @@ def test_a_changed_value_is_painted_not_a_stale_copy(qapp, fresh_cache: CellCach
     shared = GalleryDelegate()
 
     def shown() -> QImage:
-        return through_delegate(model, 0, cell, 1.0, painter_delegate=shared)
+        return through_delegate(model, 0, cell, 1.0, using=shared)
 
     def values() -> CellValues:
         decoration = item.data(Qt.ItemDataRole.DecorationRole)
