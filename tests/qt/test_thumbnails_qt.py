@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QCoreApplication, QThread
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Slot
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
@@ -80,6 +80,19 @@ class FifoGate:
         tmp = self.path.with_suffix(".unblock")
         tmp.touch()
         os.replace(tmp, self.path)
+
+
+class WakeUps(QObject):
+    """Counts the loader's wake-ups of the GUI thread, with the answers given by each."""
+
+    def __init__(self, rec: Recorder) -> None:
+        super().__init__()
+        self._rec = rec
+        self.answered: list[int] = []
+
+    @Slot()
+    def on_wake_up(self) -> None:
+        self.answered.append(len(self._rec.answered()))
 
 
 @pytest.fixture
@@ -469,9 +482,10 @@ def test_results_that_wait_for_a_busy_gui_thread_come_in_one_wake_up(
     srcs = [make_image(tmp_path / f"{i}.png", size=(90, 70)) for i in range(12)]
     loader = make_loader(None)
     rec = Recorder(loader)
-    wake_ups: list[int] = []
-    # Connected after the loader's own slot: it sees what that wake-up answered.
-    loader._signals.delivered.connect(lambda: wake_ups.append(len(rec.answered())))
+    wake_ups = WakeUps(rec)
+    # Queued after the loader's own slot, on the GUI thread: it sees what each wake-up
+    # answered.
+    loader._signals.delivered.connect(wake_ups.on_wake_up)
     for src in srcs:
         loader.request(src)
     # The GUI thread runs no events meanwhile: every result waits, decoded, in the queue.
@@ -479,7 +493,7 @@ def test_results_that_wait_for_a_busy_gui_thread_come_in_one_wake_up(
     assert rec.answered() == [] and loader.pending() == len(srcs)
     qtbot.waitUntil(lambda: len(rec.answered()) == len(srcs), timeout=10_000)
     assert sorted(rec.answered()) == sorted(srcs) and loader.pending() == 0
-    assert wake_ups == [len(srcs)]
+    assert wake_ups.answered == [len(srcs)]
 
 
 def test_a_receiver_can_invalidate_or_shut_down_in_the_middle_of_a_batch(
