@@ -143,6 +143,11 @@ class _PixmapCache:
         return pixmap.width() * pixmap.height() * max(1, pixmap.depth() // 8)
 
 
+# The view asks for every painted cell: combined once, not per call.
+_ROW_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+              | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+
+
 class GalleryModel(QAbstractListModel):
     """All images of one data folder in one ``SortMode`` order (newest first by default);
     hearts and usage counts kept beside the records.
@@ -192,8 +197,7 @@ class GalleryModel(QAbstractListModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+        return _ROW_FLAGS
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self._records):
