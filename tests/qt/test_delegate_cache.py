@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
 from gallery_desktop.qt import delegate
+from gallery_desktop.qt.cell_cache import CellCache
 from gallery_desktop.qt.delegate import (
     VIEW_BACKGROUND,
-    CellCache,
     GalleryDelegate,
     heart_rect,
     image_rect,
