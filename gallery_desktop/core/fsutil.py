@@ -127,7 +127,8 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
     the write counts as done: a failing folder fsync is only logged.
 
     Args:
-        path: The file to (re)place; its folder must exist.
+        path: The file to (re)place; its folder must exist. A symlink stays a link: the
+            file it points to is replaced, with the temp file in that file's folder.
         data: The complete new content.
 
     Returns:
@@ -138,6 +139,10 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
     Raises:
         OSError: the write, the fsync or the rename failed.
     """
+    if os.path.islink(path):
+        # Renaming over the link would turn it into a plain file here and leave the file it
+        # names (on a synced drive, say) behind with stale content.
+        path = Path(os.path.realpath(path))
     mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
     try:

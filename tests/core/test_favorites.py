@@ -604,3 +604,26 @@ def test_threads_share_one_store_without_losing_updates(path: Path) -> None:
 def test_parse_blank_and_empty_object() -> None:
     assert parse(b" \n", "f") is None
     assert parse(b"{}", "f") == FavoritesData()
+
+
+def test_a_symlinked_favorites_file_stays_a_link(path: Path, tmp_path: Path) -> None:
+    # People keep the file on a synced drive and link it into the data folder.
+    target = tmp_path / "synced" / "gallery-favorites.json"
+    target.parent.mkdir()
+    target.write_bytes(dumps({"favorites": {"img_a": True}, "usageCounts": {}}))
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    store = store_on(path)
+
+    store.set_favorite("img_b", True)
+
+    assert path.is_symlink()
+    assert target.read_bytes() == dumps({"favorites": {"img_a": True, "img_b": True},
+                                         "usageCounts": {}})
+    # A change the web server then makes to the linked file is seen and merged.
+    target.write_bytes(dumps({"favorites": {"img_a": True, "img_b": True, "img_c": True},
+                              "usageCounts": {}}))
+    store.set_favorite("img_a", False)
+    assert store.favorites() == {"img_b", "img_c"}
+    assert json.loads(target.read_bytes())["favorites"] == {"img_b": True, "img_c": True}
+    assert path.is_symlink()

@@ -84,3 +84,21 @@ def test_signature_vouches_only_for_the_same_version(tmp_path: Path) -> None:
         assert mine.same_file(forged) and not mine.vouches_for(forged)
     else:
         assert not mine.vouches_for(Signature.of(os.stat(path), 0))
+
+
+def test_a_symlinked_file_stays_a_link_and_its_target_is_replaced(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "synced"
+    elsewhere.mkdir()
+    target = elsewhere / "gallery-favorites.json"
+    target.write_bytes(b"old")
+    link = tmp_path / "data" / "gallery-favorites.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+
+    st = fsutil.write_atomic(link, b"new")
+
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes() == b"new"
+    assert (st.st_ino, st.st_size) == (target.stat().st_ino, 3)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["gallery-favorites.json"]
+    assert sorted(p.name for p in link.parent.iterdir()) == ["gallery-favorites.json"]
