@@ -70,6 +70,8 @@ class _FilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         gallery = self._gallery
         if gallery is not None:
+            if not self.words and not self.favorites_only:
+                return True  # the unfiltered view: asked once for every row a scan adds
             verdicts = self._verdicts
             if verdicts is not None and verdicts[0] == gallery.revision:
                 return verdicts[1][source_row]
