@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 from gallery_desktop.core.favorites import FavoritesStore
 from gallery_desktop.core.records import GalleryImage, ScanReport, SkippedItem
 from gallery_desktop.core.thumbcache import ThumbnailCache
+from gallery_desktop.core.thumbprune import DEFAULT_BUDGET_BYTES, PruneResult, prune_cache
 from gallery_desktop.qt.favorites_service import FavoritesService
 from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.proxy import GalleryProxy
@@ -52,6 +54,8 @@ class GalleryController(QObject):
         problems_changed(object): list[SkippedItem]: data problems, the favorites file's too.
         write_failed(str): a heart or usage write failed (and was rolled back): file + error.
         counts_changed(int images, int favorites): the numbers for the status bar.
+        thumbnail_cache_pruned(object): the PruneResult of the pass over the thumbnail disk
+            cache made once per session after the first scan (emitted from its thread).
         idle_changed(bool): True when scans, writes and wanted thumbnails are all done.
     """
 
@@ -63,11 +67,15 @@ class GalleryController(QObject):
     write_failed = Signal(str)
     counts_changed = Signal(int, int)
     idle_changed = Signal(bool)
+    thumbnail_cache_pruned = Signal(object)
 
     def __init__(self, cache_dir: Path, parent: QObject | None = None, *,
                  rescan_interval_ms: int = RESCAN_INTERVAL_MS,
-                 watch_debounce_ms: int = 200) -> None:
+                 watch_debounce_ms: int = 200,
+                 thumbnail_cache_budget: int = DEFAULT_BUDGET_BYTES) -> None:
         super().__init__(parent)
+        self._thumb_budget = thumbnail_cache_budget
+        self._pruner: threading.Thread | None = None
         self.model = GalleryModel(self)
         self.proxy = GalleryProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -256,6 +264,8 @@ class GalleryController(QObject):
         self._closed = True
         self._periodic.stop()
         self._idle_poll.stop()
+        if self._pruner is not None:
+            self._pruner.join(timeout=5.0)  # it stops at its next file once _closed is set
         self._watch.stop()
         if not self._scanner.shutdown():
             log.warning("the scanner did not stop in time")
@@ -354,7 +364,30 @@ class GalleryController(QObject):
             gc.collect()
             gc.freeze()
             self.scan_finished.emit(report)
+            self._prune_thumbnails_once()
         self._update_idle()
+
+    def _prune_thumbnails_once(self) -> None:
+        """Keep the thumbnail disk cache within its budget, on a thread of its own.
+
+        Once per session, after the first scan (the disk is busiest before it): a stat of
+        every cached file is seconds of disk time on a cold cache of 100,000 thumbnails.
+        """
+        if self._pruner is not None:
+            return
+        folder, budget = self._cache_dir / "thumbnails", self._thumb_budget
+
+        def run() -> None:
+            try:
+                result = prune_cache(folder, budget, cancelled=lambda: self._closed)
+            except OSError as err:
+                log.warning("cannot look through the thumbnail cache %s: %s", folder, err)
+                result = PruneResult()
+            if not self._closed:
+                self.thumbnail_cache_pruned.emit(result)
+
+        self._pruner = threading.Thread(target=run, name="thumbnail-cache-prune", daemon=True)
+        self._pruner.start()
 
     # favorites
 

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 
+from gallery_desktop.qt import controller as controller_module
 from gallery_desktop.qt.controller import GalleryController, edge_for
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 from tests.factories import make_image, make_run
@@ -330,3 +331,37 @@ def test_a_burst_of_hearts_shows_its_counts_once_and_writes_in_order(qtbot, cont
     qtbot.waitUntil(controller.is_idle, timeout=10_000)
     assert set(favorites_on_disk(data)["favorites"]) == {image_id(n) for n in (0, 1, 2, 3)}
     assert counts == [(6, 4)]
+
+
+def test_the_thumbnail_cache_is_pruned_once_after_the_first_scan(
+        qtbot, tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    shard = cache / "thumbnails" / "ab"
+    shard.mkdir(parents=True)
+    old = []
+    for n in range(4):  # leftovers of images edited or deleted long ago, 4,000 bytes each
+        path = shard / f"ab{n:038x}.jpg"
+        path.write_bytes(bytes(4000))
+        when = 1_600_000_000 + n
+        os.utime(path, (when, when))
+        old.append(path)
+    passes: list[Path] = []
+    real_prune = controller_module.prune_cache
+
+    def counted(folder: Path, *args: object, **kwargs: object) -> object:
+        passes.append(folder)
+        return real_prune(folder, *args, **kwargs)
+
+    monkeypatch.setattr(controller_module, "prune_cache", counted)
+    controller = GalleryController(cache, thumbnail_cache_budget=10_000)
+    try:
+        with qtbot.waitSignal(controller.thumbnail_cache_pruned, timeout=20_000) as pruned:
+            controller.open_data_dir(data)
+        # The oldest go until what is left fits 80% of the budget.
+        assert [p.exists() for p in old] == [False, False, True, True]
+        assert pruned.args[0].removed_files == 2
+        with qtbot.waitSignal(controller.scan_finished, timeout=20_000):
+            controller.rescan()
+        assert passes == [cache / "thumbnails"]  # once per session, not after every scan
+    finally:
+        controller.shutdown()
