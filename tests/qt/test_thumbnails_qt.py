@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
 from gallery_desktop.core.thumbcache import ThumbnailCache, cache_key
+from gallery_desktop.qt import thumbnails
 from gallery_desktop.qt.thumbnails import ThumbnailLoader, pil_to_qimage, qimage_to_pil
 from tests.factories import make_image
 
@@ -494,6 +495,30 @@ def test_results_that_wait_for_a_busy_gui_thread_come_in_one_wake_up(
     qtbot.waitUntil(lambda: len(rec.answered()) == len(srcs), timeout=10_000)
     assert sorted(rec.answered()) == sorted(srcs) and loader.pending() == 0
     assert wake_ups.answered == [len(srcs)]
+
+
+def test_a_burst_is_collected_by_the_drain_timer_but_its_end_is_not_held_back(
+        qtbot: QtBot, tmp_path: Path, cache: ThumbnailCache, make_loader: MakeLoader,
+        gate_for: GateFor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A timer far beyond the test's waits: whatever arrives was woken for, not drained.
+    monkeypatch.setattr(thumbnails, "DRAIN_MS", 600_000)
+    first, gated, c, d = (make_image(tmp_path / f"{n}.png") for n in ("a", "b", "c", "d"))
+    gate = gate_for(cache, gated)
+    loader = make_loader(cache, threads=1)
+    rec = Recorder(loader)
+    wake_ups = WakeUps(rec)
+    loader._signals.delivered.connect(wake_ups.on_wake_up)
+    for src in (first, gated, c, d):
+        loader.request(src)
+    # The first result after a pause wakes the GUI thread at once; the worker is still
+    # busy then, so what follows waits for the drain timer...
+    qtbot.waitUntil(lambda: rec.answered() == [first], timeout=10_000)
+    qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+    gate.release()
+    # ...except the result after which nothing is left to decode: it wakes it for all.
+    qtbot.waitUntil(lambda: len(rec.answered()) == 4, timeout=10_000)
+    assert rec.answered() == [first, gated, c, d]
+    assert wake_ups.answered == [1, 4]
 
 
 def test_a_receiver_can_invalidate_or_shut_down_in_the_middle_of_a_batch(
