@@ -17,7 +17,8 @@ from pytestqt.qtbot import QtBot
 
 from gallery_desktop.core.thumbcache import ThumbnailCache, cache_key
 from gallery_desktop.qt import thumbnails
-from gallery_desktop.qt.thumbnails import ThumbnailLoader, pil_to_qimage, qimage_to_pil
+from gallery_desktop.qt.qimage_convert import pil_to_qimage, qimage_to_pil
+from gallery_desktop.qt.thumbnails import ThumbnailLoader
 from tests.factories import make_image
 
 EDGE = 64

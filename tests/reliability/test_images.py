@@ -20,7 +20,8 @@ from PySide6.QtGui import QImage
 from gallery_desktop.core.records import ImageSource
 from gallery_desktop.core.thumbcache import ThumbnailCache
 from gallery_desktop.core.thumbnails import MAX_IMAGE_PIXELS
-from gallery_desktop.qt.thumbnails import ThumbnailLoader, qimage_to_pil
+from gallery_desktop.qt.qimage_convert import qimage_to_pil
+from gallery_desktop.qt.thumbnails import ThumbnailLoader
 from tests.factories import make_image
 from tests.reliability.conftest import THUMB_EDGE, FullPass, record
 
