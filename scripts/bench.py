@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)})")
     p.add_argument("--json", type=Path, metavar="OUT", help="write machine-readable results")
     p.add_argument("--write-doc", action="store_true", help=f"(re)write {DOC.relative_to(ROOT)}")
+    p.add_argument("--render", type=Path, metavar="JSON",
+                   help="measure nothing: rewrite the doc from the results a --json run saved "
+                        "(its own command and date stay in it)")
+    p.add_argument("--doc", type=Path, default=DOC,
+                   help=f"the doc that --write-doc and --render write (default "
+                        f"{DOC.relative_to(ROOT)})")
     p.add_argument("--workdir", type=Path,
                    help="where to make the temp folder (default: the system temp dir; keep it "
                         "on the disk you want measured)")
@@ -161,9 +167,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
     if args.write_doc:
-        DOC.parent.mkdir(exist_ok=True)
-        DOC.write_text(report.markdown(result, figures), encoding="utf-8")
-        print(f"wrote {DOC.relative_to(ROOT)}")
+        args.doc.parent.mkdir(exist_ok=True)
+        args.doc.write_text(report.markdown(result, figures), encoding="utf-8")
+        print(f"wrote {args.doc}")
     for err in errors:
         print(f"ERROR {err}", file=sys.stderr)
     misses = sum(f.status is Status.MISS for f in figures)
@@ -181,7 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.part:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         return serve_part(PARTS, args.part, args.config, args.out)
+    if args.render:
+        return render(args.render, args.doc)
     return run(args, argv)
+
+
+def render(saved: Path, doc: Path) -> int:
+    """Rewrite ``doc`` from a saved ``--json`` result, without measuring anything."""
+    result = json.loads(saved.read_text(encoding="utf-8"))
+    figures = [Figure.from_json(data) for data in result["figures"].values()]
+    doc.write_text(report.markdown(result, figures), encoding="utf-8")
+    print(f"wrote {doc} from {saved} (measured by: {result['command']})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -80,3 +80,42 @@ def test_the_generated_data_is_removed(quick_result: dict) -> None:
 def test_the_machine_is_described(quick_result: dict) -> None:
     facts = quick_result["json"]["machine"]
     assert facts["cores"] >= 1 and facts["cpu"] and facts["python"] and facts["pillow"]
+
+
+def test_the_doc_is_rendered_again_from_saved_results(quick_result: dict,
+                                                      tmp_path: Path) -> None:
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(quick_result["json"]), encoding="utf-8")
+    doc = tmp_path / "performance.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--render", str(saved),
+         "--doc", str(doc)],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    text = doc.read_text(encoding="utf-8")
+    assert quick_result["json"]["command"] in text
+    figures = quick_result["json"]["figures"].values()
+    for fig in figures:
+        row = next((ln for ln in text.splitlines() if ln.startswith(f"| {fig['label']} |")),
+                   None)
+        assert row is not None, f"{fig['label']!r} missing from the doc"
+        assert row.rstrip(" |").endswith(fig["status"] if fig["status"] != "INFO" else "-")
+    notes = miss_notes()
+    explained = [f for f in figures if f["status"] == "MISS" and f["key"] in notes]
+    assert ("## Where the misses stand" in text) == bool(explained)
+    for fig in explained:
+        assert f"**{fig['label']}**: {notes[fig['key']]}" in text
+
+
+def miss_notes() -> dict[str, str]:
+    """The benchmark's explanations of missed figures (``scripts/`` is not a package)."""
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.insert(0, str(ROOT / "scripts"))
+    from benchlib.report import MISS_NOTES
+
+    return MISS_NOTES
+
+
+def test_every_miss_note_belongs_to_a_figure_with_a_target(quick_result: dict) -> None:
+    figures = quick_result["json"]["figures"]
+    assert set(miss_notes()) <= {k for k, f in figures.items() if f["status"] != "INFO"}

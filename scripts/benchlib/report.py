@@ -69,6 +69,45 @@ def floors_legend(figures: list[Figure]) -> list[str]:
     return list(seen)
 
 
+# What stands between a missed figure and its target, as far as profiling on the benchmark
+# machine showed (cProfile, perf). Printed for the figures that miss.
+MISS_NOTES = {
+    "thumbs_jpeg_per_s": (
+        "The floor decodes and drops the pixels. The app also looks in the disk cache first, "
+        "converts each thumbnail to a QImage in the raster engine's format, keeps it (a fresh "
+        "256 KB buffer per thumbnail at 256 px, whose page faults the floor never takes) and "
+        "hands it to a GUI thread that shares the two cores with the decoders. perf put that "
+        "at about 0.7 ms of CPU per JPEG thumbnail over the floor's 3.9 ms: Python in the "
+        "workers ~0.16, GIL hand-overs ~0.15, the QImage ~0.21, the GUI thread ~0.10. "
+        "Qt's own JPEG reader (QImageReader.setScaledSize) was measured too and is slower."),
+    "scan_warm_ms": (
+        "The floor only parses JSON. The scan also applies the data contract to every post "
+        "(types and fallbacks of each field, the image id, the URL resolved inside the data "
+        "folder, an lstat of the file) and builds one record per image: Python work of the "
+        "same order as the parse itself. 1.2x leaves a fifth of the parse time for all of "
+        "that (under 10 us for a run of three posts here). "
+        "Reaching it needs rows whose records are built when first shown, not up front."),
+    "scan_indexed_with_load_ms": (
+        "Turning the saved index back into Python strings and tuples (the 'read + "
+        "marshal.loads alone' line) costs about as much as the whole stat loop, so a warm "
+        "start that builds every record before the grid fills cannot come within 2x of the "
+        "floor however the records are made. Reaching it needs an index read lazily, run by "
+        "run, as rows are shown."),
+    "favorites_write_small_p99_ms": (
+        "At 10,000 entries the store's own work per write is a few tenths of a millisecond "
+        "(the lock, a stat that proves the file unchanged, one join of the kept rendering); "
+        "the rest is the disk, whose fsync tail on this shared machine moves the floor's own "
+        "p99 from about 3 ms to over 20 ms between runs. Below 5 ms needs a quiet disk; the "
+        "fsyncs of file and folder stay."),
+}
+
+
+def miss_notes(figures: list[Figure]) -> list[str]:
+    """An explanation for each missed figure that has one."""
+    return [f"**{f.label}**: {MISS_NOTES[f.key]}" for f in figures
+            if f.status is Status.MISS and f.key in MISS_NOTES]
+
+
 def summary_line(figures: list[Figure]) -> str:
     """``N PASS, M MISS`` over the figures that have a target."""
     passed = sum(f.status is Status.PASS for f in figures)
@@ -136,6 +175,8 @@ def markdown(result: dict[str, Any], figures: list[Figure]) -> str:
         "",
         *[f"- {note}" for note in result["notes"]],
         "",
+        *(["## Where the misses stand", "", *[f"- {n}" for n in miss_notes(figures)], ""]
+          if miss_notes(figures) else []),
         "## Machine",
         "",
         f"- CPU: {machine['cpu']}, {machine['cores']} cores; {machine['memory_gb']} GB RAM",

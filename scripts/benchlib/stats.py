@@ -73,6 +73,13 @@ class Figure:
         sign = "<=" if self.goal is Goal.MAX_VALUE else ">="
         return f"{sign} {self.target:g} {self.unit}"
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Figure:
+        """The inverse of ``to_json`` (derived fields are recomputed)."""
+        fields = {k: v for k, v in data.items() if k not in ("ratio", "status")}
+        fields["goal"] = Goal(fields["goal"]) if fields.get("goal") else None
+        return cls(**fields)
+
     def to_json(self) -> dict[str, Any]:
         """A plain dict for ``--json`` (enums as strings, derived fields included)."""
         data = asdict(self)
