@@ -30,8 +30,12 @@ class PruneResult:
     removed_size: int = 0
 
 
-def _entries(cache_dir: Path) -> list[tuple[int, int, str]]:
-    """(mtime_ns, size, path) of every cache entry: ``<2 hex>/<key>.jpg|.png`` files."""
+def _entries(cache_dir: Path, cancelled: Callable[[], bool] | None
+             ) -> list[tuple[int, int, str]] | None:
+    """(mtime_ns, size, path) of every cache entry: ``<2 hex>/<key>.jpg|.png`` files.
+
+    None when ``cancelled`` said so between two shard folders.
+    """
     found: list[tuple[int, int, str]] = []
     try:
         shards = [e for e in os.scandir(cache_dir)
@@ -39,6 +43,8 @@ def _entries(cache_dir: Path) -> list[tuple[int, int, str]]:
     except FileNotFoundError:
         return found
     for shard in shards:
+        if cancelled is not None and cancelled():
+            return None
         try:
             with os.scandir(shard.path) as it:
                 for entry in it:
@@ -72,7 +78,8 @@ def prune_cache(cache_dir: Path, budget_bytes: int = DEFAULT_BUDGET_BYTES, *,
         cache_dir: The thumbnail cache's folder.
         budget_bytes: The most the cache may hold.
         min_age_s: Entries written more recently than this stay, whatever the budget.
-        cancelled: Asked between removals; the pass stops when it returns True.
+        cancelled: Asked between folders and between removals; the pass stops (having
+            removed nothing, or less) when it returns True.
 
     Returns:
         What was found and what was removed.
@@ -80,7 +87,9 @@ def prune_cache(cache_dir: Path, budget_bytes: int = DEFAULT_BUDGET_BYTES, *,
     Raises:
         OSError: the cache folder exists but cannot be listed.
     """
-    entries = _entries(cache_dir)
+    entries = _entries(cache_dir, cancelled)
+    if entries is None:
+        return PruneResult()
     total = sum(size for _, size, _ in entries)
     result = PruneResult(len(entries), total)
     if total <= budget_bytes:

@@ -73,11 +73,9 @@ def test_a_missing_cache_folder_is_an_empty_cache(tmp_path: Path) -> None:
 
 def test_cancel_stops_the_pass(tmp_path: Path) -> None:
     files = [entry(tmp_path, n, 1000, DAY * (n + 1)) for n in range(6)]
-    asked = []
 
     def cancelled() -> bool:
-        asked.append(1)
-        return len(asked) > 2
+        return sum(not f.exists() for f in files) >= 2  # once two are gone
 
     result = prune_cache(tmp_path, budget_bytes=1_000, cancelled=cancelled)
     assert result.removed_files == 2
@@ -124,3 +122,16 @@ def test_a_pruned_thumbnail_is_a_miss_and_is_made_again(tmp_path: Path) -> None:
     cache.put(source, 32, Image.new("RGB", (32, 24), "#3366aa"))
     cache.flush()
     assert cache.get(source, 32) == made
+
+
+def test_cancel_while_listing_removes_nothing(tmp_path: Path) -> None:
+    files = [entry(tmp_path, n << 152, 1000, DAY * (n + 1)) for n in range(1, 6)]  # 5 shards
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # during the listing: after two of the five folders
+
+    result = prune_cache(tmp_path, budget_bytes=1_000, cancelled=cancelled)
+    assert result.removed_files == 0 and len(asked) == 3
+    assert all(f.exists() for f in files)
