@@ -138,6 +138,30 @@ def gate_for(make_loader: MakeLoader) -> Iterator[GateFor]:
         gate.open_for_good()
 
 
+BusyLoader = Callable[[ThumbnailCache], tuple[ThumbnailLoader, Recorder, FifoGate, Path]]
+
+
+@pytest.fixture
+def busy_loader(qtbot: QtBot, tmp_path: Path, make_loader: MakeLoader,
+                gate_for: GateFor) -> BusyLoader:
+    """A one-thread loader whose only worker is held reading a gated cache entry.
+
+    Returns the loader, its Recorder, the gate (``release`` lets the worker go on) and the
+    source image being held.
+    """
+
+    def make(cache: ThumbnailCache) -> tuple[ThumbnailLoader, Recorder, FifoGate, Path]:
+        blocker_src = make_image(tmp_path / "blocker.png")
+        gate = gate_for(cache, blocker_src)
+        loader = make_loader(cache, threads=1)
+        rec = Recorder(loader)
+        loader.request(blocker_src)
+        qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+        return loader, rec, gate, blocker_src
+
+    return make
+
+
 def jpeg_bytes(color: str, size: tuple[int, int] = (EDGE, EDGE)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "JPEG", quality=95)
@@ -262,13 +286,8 @@ def test_entry_that_does_not_decode_is_rebuilt(qtbot: QtBot, tmp_path: Path,
 
 
 def test_duplicate_requests_are_answered_once(qtbot: QtBot, tmp_path: Path, cache: ThumbnailCache,
-                                              make_loader: MakeLoader, gate_for: GateFor) -> None:
-    blocker_src = make_image(tmp_path / "blocker.png")
-    gate = gate_for(cache, blocker_src)
-    loader = make_loader(cache, threads=1)
-    rec = Recorder(loader)
-    loader.request(blocker_src)
-    qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+                                              busy_loader: BusyLoader) -> None:
+    loader, rec, gate, blocker_src = busy_loader(cache)
     src = make_image(tmp_path / "a.png")
     for _ in range(5):
         loader.request(src)
@@ -280,13 +299,8 @@ def test_duplicate_requests_are_answered_once(qtbot: QtBot, tmp_path: Path, cach
 
 
 def test_higher_priority_is_served_first(qtbot: QtBot, tmp_path: Path, cache: ThumbnailCache,
-                                         make_loader: MakeLoader, gate_for: GateFor) -> None:
-    blocker_src = make_image(tmp_path / "blocker.png")
-    gate = gate_for(cache, blocker_src)
-    loader = make_loader(cache, threads=1)
-    rec = Recorder(loader)
-    loader.request(blocker_src)
-    qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+                                         busy_loader: BusyLoader) -> None:
+    loader, rec, gate, blocker_src = busy_loader(cache)
     a, b, c, d = (make_image(tmp_path / f"{n}.png") for n in "abcd")
     loader.request(a)
     loader.request(b)
@@ -299,14 +313,8 @@ def test_higher_priority_is_served_first(qtbot: QtBot, tmp_path: Path, cache: Th
 
 
 def test_set_wanted_drops_the_others_and_fronts_the_wanted(
-        qtbot: QtBot, tmp_path: Path, cache: ThumbnailCache, make_loader: MakeLoader,
-        gate_for: GateFor) -> None:
-    blocker_src = make_image(tmp_path / "blocker.png")
-    gate = gate_for(cache, blocker_src)
-    loader = make_loader(cache, threads=1)
-    rec = Recorder(loader)
-    loader.request(blocker_src)
-    qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+        qtbot: QtBot, tmp_path: Path, cache: ThumbnailCache, busy_loader: BusyLoader) -> None:
+    loader, rec, gate, blocker_src = busy_loader(cache)
     srcs = [make_image(tmp_path / "src" / f"{i:02d}.png") for i in range(30)]
     for src in srcs:
         loader.request(src)
@@ -347,13 +355,8 @@ def test_invalidate_drops_the_stale_result(qtbot: QtBot, tmp_path: Path, cache: 
 
 
 def test_shutdown_cancels_queued_work(qtbot: QtBot, tmp_path: Path, cache: ThumbnailCache,
-                                      make_loader: MakeLoader, gate_for: GateFor) -> None:
-    blocker_src = make_image(tmp_path / "blocker.png")
-    gate = gate_for(cache, blocker_src)
-    loader = make_loader(cache, threads=1)
-    rec = Recorder(loader)
-    loader.request(blocker_src)
-    qtbot.waitUntil(gate.reader_waiting, timeout=10_000)
+                                      busy_loader: BusyLoader) -> None:
+    loader, rec, gate, _ = busy_loader(cache)
     for i in range(10):
         loader.request(make_image(tmp_path / f"{i}.png"))
     releaser = threading.Timer(0.05, gate.release)
