@@ -416,6 +416,18 @@ def test_cache_writes_wait_until_the_queue_is_idle(qtbot: QtBot, tmp_path: Path,
     assert rec.failed == []
 
 
+def shown_and_cached(qtbot: QtBot, loader: ThumbnailLoader, src: Path) -> tuple[QImage, str]:
+    """The thumbnail ``loader`` shows for ``src``, and its cache key once the loader has shut
+    down (so its cache entry is written)."""
+    with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as blocker:
+        loader.request(src)
+    shown: QImage = blocker.args[1]
+    loader.shutdown()
+    key = cache_key(src, EDGE)
+    assert key is not None
+    return shown, key
+
+
 @pytest.mark.parametrize("size", [(4 * EDGE, 3 * EDGE), (5 * EDGE, 4 * EDGE)],
                          ids=["exact-scale", "resampled"])
 def test_cache_entry_matches_the_thumbnail(qtbot: QtBot, tmp_path: Path,
@@ -425,13 +437,7 @@ def test_cache_entry_matches_the_thumbnail(qtbot: QtBot, tmp_path: Path,
     img.paste((30, 60, 200, 128), (0, 0, size[0] // 2, size[1]))  # left half see-through
     img.save(src)
     cache = ThumbnailCache(tmp_path / "cache")
-    loader = make_loader(cache)
-    with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as blocker:
-        loader.request(src)
-    shown: QImage = blocker.args[1]
-    loader.shutdown()
-    key = cache_key(src, EDGE)
-    assert key is not None
+    shown, key = shown_and_cached(qtbot, make_loader(cache), src)
     entry = cache.file_for(key, ".png")  # transparency: PNG
     with Image.open(entry) as cached:
         cached.load()
@@ -455,13 +461,7 @@ def test_opaque_cache_entry_matches_the_thumbnail(qtbot: QtBot, tmp_path: Path,
     img.paste((30, 60, 200), (0, 0, size[0] // 2, size[1]))
     img.save(src, quality=95)
     cache = ThumbnailCache(tmp_path / "cache")
-    loader = make_loader(cache)
-    with qtbot.waitSignal(loader.thumbnail_ready, timeout=10_000) as blocker:
-        loader.request(src)
-    shown: QImage = blocker.args[1]
-    loader.shutdown()
-    key = cache_key(src, EDGE)
-    assert key is not None
+    shown, key = shown_and_cached(qtbot, make_loader(cache), src)
     with Image.open(cache.file_for(key, ".jpg")) as cached:
         cached.load()
         assert cached.mode == "RGB" and cached.size == (shown.width(), shown.height())
