@@ -37,7 +37,8 @@ _STALE_TEMP_S = 60.0
 _JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
 _PNG_START = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_SUFFIXES = (".jpg", ".png")
+# The two kinds of entry file (see encode_thumbnail); thumbprune goes by them too.
+ENTRY_SUFFIXES = (".jpg", ".png")
 
 
 def cache_key(path: Path, edge: int) -> str | None:
@@ -177,7 +178,7 @@ class ThumbnailCache:
                 return data
         # Plain strings and os.open: on a cold cache both opens fail, for every thumbnail.
         base = os.path.join(self._dir_str, key[:2], key)
-        for suffix in _SUFFIXES:
+        for suffix in ENTRY_SUFFIXES:
             data = _read_if_present(base + suffix)
             if data is None:
                 continue
@@ -290,7 +291,7 @@ class ThumbnailCache:
                 return
         with self._lock:
             self._memory.pop(key, None)
-        for suffix in _SUFFIXES:
+        for suffix in ENTRY_SUFFIXES:
             try:
                 self.file_for(key, suffix).unlink(missing_ok=True)
             except OSError as err:

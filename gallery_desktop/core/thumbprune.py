@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gallery_desktop.core.thumbcache import ENTRY_SUFFIXES
+
 log = logging.getLogger(__name__)
 
 # 100,000 thumbnails at 256 px take about 1.5 GB: room for a big library and its edits.
@@ -17,7 +19,6 @@ DEFAULT_BUDGET_BYTES = 2 * 1024**3
 KEEP_FRACTION = 0.8
 # Younger entries are left alone: they were just made for what is on screen.
 MIN_AGE_S = 3600.0
-_SUFFIXES = (".jpg", ".png")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def _entries(cache_dir: Path, cancelled: Callable[[], bool] | None
                 for entry in it:
                     name = entry.name
                     # Temp files of writes in progress start with "." (see fsutil).
-                    if name.startswith(".") or not name.endswith(_SUFFIXES):
+                    if name.startswith(".") or not name.endswith(ENTRY_SUFFIXES):
                         continue
                     try:
                         st = entry.stat(follow_symlinks=False)
