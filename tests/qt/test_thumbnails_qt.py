@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import os
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Slot
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
@@ -389,6 +390,21 @@ def test_pil_qimage_round_trip() -> None:
         back = qimage_to_pil(pil_to_qimage(img))
         assert back.mode == mode and back.size == (37, 23)
         assert back.getpixel((36, 22)) == color
+
+
+def test_pil_to_qimage_gives_native_formats_that_outlive_the_source() -> None:
+    rgb = Image.frombytes("RGB", (37, 23), os.urandom(37 * 23 * 3))
+    rgba = Image.new("RGBA", (5, 4), (200, 100, 50, 128))
+    expected_rgb = rgb.tobytes()
+    q_rgb, q_rgba = pil_to_qimage(rgb), pil_to_qimage(rgba)
+    del rgb, rgba
+    gc.collect()
+    assert q_rgb.format() == QImage.Format.Format_RGB32
+    assert q_rgba.format() == QImage.Format.Format_ARGB32_Premultiplied
+    assert qimage_to_pil(q_rgb).tobytes() == expected_rgb
+    assert q_rgba.pixelColor(4, 3).getRgb() == pytest.approx((200, 100, 50, 128), abs=2)
+    q_rgb.fill(Qt.GlobalColor.red)  # writing detaches from the packed bytes
+    assert q_rgb.pixelColor(0, 0).getRgb() == (255, 0, 0, 255)
 
 
 def test_cache_writes_wait_until_the_queue_is_idle(qtbot: QtBot, tmp_path: Path,
