@@ -142,7 +142,7 @@ class ThumbnailCache:
         self._writer_alive = False
         self._holds = 0  # hold_writes() calls not yet released
         self._flushing = 0  # flush() calls waiting: they override the holds
-        self._swept = False  # stale temp files removed (once, by the first writer thread)
+        self._swept = False  # stale temp files removed (once, before the first write)
 
     @property
     def cache_dir(self) -> Path:
@@ -251,7 +251,7 @@ class ThumbnailCache:
         """
         with self._writes_cond:
             self._flushing += 1
-            self._writes_cond.notify_all()
+            self._wake_writer()
             try:
                 return self._writes_cond.wait_for(lambda: self._unwritten == 0, timeout)
             finally:
@@ -271,7 +271,7 @@ class ThumbnailCache:
         with self._writes_cond:
             self._holds = max(0, self._holds - 1)
             if self._holds == 0:
-                self._writes_cond.notify_all()
+                self._wake_writer()
 
     def _writes_held(self) -> bool:
         """Whether the writer must wait (call with ``_writes_cond`` held)."""
@@ -331,20 +331,24 @@ class ThumbnailCache:
             self._writes.append((key, data, size))
             self._queued_bytes += size
             self._unwritten += 1
-            if self._writer_alive:
-                self._writes_cond.notify_all()
-            else:
-                self._writer_alive = True
-                threading.Thread(target=self._writer_loop, name="thumbcache-writer",
-                                 daemon=True).start()
+            # While held, the writer has nothing to do: waking it (or starting it) for each
+            # entry would only take the GIL from the decoders. Lifting the hold wakes it.
+            if not self._writes_held():
+                self._wake_writer()
         return True
+
+    def _wake_writer(self) -> None:
+        """Wake the writer thread, or start one (call with ``_writes_cond`` held)."""
+        if self._writer_alive:
+            self._writes_cond.notify_all()
+        elif self._writes:
+            self._writer_alive = True
+            threading.Thread(target=self._writer_loop, name="thumbcache-writer",
+                             daemon=True).start()
 
     def _writer_loop(self) -> None:
         """Write queued entries; the thread ends after a while without work."""
         _lower_this_threads_priority()
-        if not self._swept:
-            self._swept = True
-            self._remove_stale_temp_files()
         while True:
             with self._writes_cond:
                 while self._writes and self._writes_held():
@@ -359,6 +363,9 @@ class ThumbnailCache:
                     continue
                 key, item, size = self._writes.popleft()
                 self._queued_bytes -= size
+                sweep, self._swept = not self._swept, True
+            if sweep:  # once, and only when writing is allowed: it lists the whole cache
+                self._remove_stale_temp_files()
             try:
                 if isinstance(item, bytes):
                     data = item

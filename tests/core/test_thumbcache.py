@@ -352,6 +352,18 @@ def test_entries_are_written_whole_without_fsync(tmp_path: Path,
     assert [p.name for p in cache.file_for(key).parent.iterdir()] == [f"{key}.jpg"]
 
 
+def test_held_writes_start_no_writer_until_released(tmp_path: Path) -> None:
+    src = make_image(tmp_path / "a.png", size=(300, 200))
+    cache = ThumbnailCache(tmp_path / "cache")
+    cache.hold_writes()
+    cache.put_later(src, EDGE, lambda: thumb_of(src))
+    # Nothing to do while held: no thread competes with the decoders for the GIL.
+    assert not cache._writer_alive
+    cache.release_writes()
+    assert cache.flush(timeout=10)
+    assert ThumbnailCache(tmp_path / "cache").get(src, EDGE) is not None
+
+
 def test_held_writes_wait_and_flush_lifts_the_hold(tmp_path: Path) -> None:
     srcs = [make_image(tmp_path / f"{i}.png", size=(300, 200)) for i in range(3)]
     cache = ThumbnailCache(tmp_path / "cache")
