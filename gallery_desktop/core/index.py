@@ -37,62 +37,41 @@ _Entry = tuple[int, int, RunResult | tuple[Any, ...], bool | None]
 _BUILD_CHUNK = 256
 
 
-class _PathMaker:
-    """Rebuilds Paths from strings, building each folder once (parsing a Path is slow)."""
-
-    def __init__(self) -> None:
-        self._folders: dict[str, Path] = {}
-
-    def __call__(self, text: str) -> Path:
-        parent, _, name = text.rpartition(os.sep)
-        if not parent or not name or name in (".", ".."):
-            return Path(text)
-        return make_child(self.folder(parent), name)
-
-    def folder(self, text: str) -> Path:
-        """A folder's Path, made once from its own parent's."""
-        found = self._folders.get(text)
-        if found is None:
-            found = self._folders[text] = self(text)
-        return found
-
-
 def _encode(key: str, result: RunResult) -> tuple[Any, ...]:
     """A run as plain tuples that marshal can write.
 
     An image file directly in the run folder (nearly all of them) is stored by its name
-    alone: rebuilding it from the run folder's Path is far cheaper than parsing a path.
+    alone, which keeps the file (and the strings it loads into) smaller.
     """
     images = []
     for image in result.images:
         values: list[Any] = list(image)
         path = image.image_path
         if path is not None:
-            text = str(path)
-            folder, _, name = text.rpartition(os.sep)
-            values[_PATH_AT] = name if folder == key and name not in _NOT_NAMES else text
+            folder, _, name = path.rpartition(os.sep)
+            values[_PATH_AT] = name if folder == key and name not in _NOT_NAMES else path
         values[_SOURCE_AT] = image.source.value
         images.append(tuple(values))
     return (result.run_id, tuple(images), tuple((s.path, s.reason) for s in result.skipped),
             result.incomplete)
 
 
-def _decode(key: str, payload: tuple[Any, ...], make_path: _PathMaker) -> RunResult:
-    """The inverse of ``_encode``."""
+def _decode(key: str, payload: tuple[Any, ...], run_dir: Path) -> RunResult:
+    """The inverse of ``_encode``; ``run_dir`` is ``key`` as a Path."""
     run_id, image_rows, skipped_rows, incomplete = payload
-    run_dir = make_path.folder(key)
     images = []
     new = tuple.__new__
+    folder = key + os.sep
     for row in image_rows:
         if len(row) != len(_FIELDS):  # a short row would lack fields: refuse it
             raise ValueError(f"an image of run {run_id!r} has {len(row)} fields")
         values = list(row)
         path = values[_PATH_AT]
         if path is not None:
-            if os.sep in path or (os.altsep and os.altsep in path) or path in _NOT_NAMES:
-                values[_PATH_AT] = make_path(path)
-            else:  # a name in the run folder (see _encode)
-                values[_PATH_AT] = make_child(run_dir, path)
+            if path.__class__ is not str:
+                raise ValueError(f"an image path of run {run_id!r} is not text")
+            if os.sep not in path and path not in _NOT_NAMES:  # a name (see _encode)
+                values[_PATH_AT] = folder + path
         values[_SOURCE_AT] = _SOURCES[values[_SOURCE_AT]]
         images.append(new(GalleryImage, values))
     skipped = tuple(SkippedItem(path, reason) for path, reason in skipped_rows)
@@ -117,7 +96,7 @@ class RunIndex:
         self.cache_file = cache_file
         self._entries: dict[str, _Entry] = {}
         self._dirty = False
-        self._make_path = _PathMaker()
+        self._parents: dict[str, Path] = {}  # folders of run folders (one: <data>/runs)
         # Keys of loaded entries not built yet, in the file's order (the order of the scan
         # that saved it, which the next scan follows), and how far building has got.
         self._unbuilt: list[str] = []
@@ -135,7 +114,6 @@ class RunIndex:
         """Read the cache file; a missing, corrupt or old-version file leaves the index empty."""
         self._entries = {}
         self._dirty = False
-        self._make_path = _PathMaker()
         self._unbuilt, self._built_to = [], 0
         try:
             data = self.cache_file.read_bytes()
@@ -204,7 +182,7 @@ class RunIndex:
                 if entry is None or isinstance(entry[2], RunResult):
                     continue
                 try:
-                    result = _decode(k, entry[2], self._make_path)
+                    result = _decode(k, entry[2], self._run_dir(k))
                 except Exception as err:  # a damaged entry: the run is read again instead
                     log.warning("run index entry for %s is damaged (%s: %s): reading the run "
                                 "again", k, type(err).__name__, err)
@@ -212,6 +190,16 @@ class RunIndex:
                     self._dirty = True
                     continue
                 self._entries[k] = (entry[0], entry[1], result, _has_missing(result))
+
+    def _run_dir(self, key: str) -> Path:
+        """``key`` as a Path, built from its parent's (parsing a whole path is slower)."""
+        parent, _, name = key.rpartition(os.sep)
+        if not parent or name in _NOT_NAMES:
+            return Path(key)
+        folder = self._parents.get(parent)
+        if folder is None:
+            folder = self._parents[parent] = Path(parent)
+        return make_child(folder, name)
 
     def store(self, run_dir: Path, mtime_ns: int, size: int, result: RunResult) -> None:
         """Remember a run's result for meta.json's current (mtime_ns, size).

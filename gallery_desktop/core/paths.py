@@ -53,33 +53,32 @@ class ImageLocator:
         # The folder as given (it may run through a symlink), for absolute paths spelt that way.
         self._data_abs = os.path.abspath(data_dir)
         self._data_prefix = self._data_abs.rstrip(os.sep) + os.sep
-        # Folder (as an absolute string) -> its Path when real and inside the root, else None.
-        self._dirs: dict[str, Path | None] = {self.root_str: self.root}
+        # Folder (as an absolute string) -> whether it is real and inside the root.
+        self._dirs: dict[str, bool] = {self.root_str: True}
         # Run folder as given -> its real location as a string.
         self._run_bases: dict[str, str] = {}
-        # "/data/runs/<runId>" of the run folders known to be real -> (real string, real Path).
-        self._server_dirs: dict[str, tuple[str, Path]] = {}
+        # "/data/runs/<runId>" of the run folders known to be real -> their real location.
+        self._server_dirs: dict[str, str] = {}
         self._runs_str = os.path.join(self.root_str, "runs")
 
     def is_inside(self, real_path: str) -> bool:
         """Whether an already resolved absolute path lies inside the data folder."""
         return real_path == self.root_str or real_path.startswith(self._root_prefix)
 
-    def add_run_dir(self, given: str, real: Path, real_str: str) -> None:
+    def add_run_dir(self, given: str, real: str) -> None:
         """Record a run folder known to be real (no symlink on the way) and inside the root.
 
         Args:
             given: The run folder as callers will pass it as ``run_dir``, as a string.
-            real: Its real location.
-            real_str: The same, as a string (saves formatting the Path).
+            real: Its real location, as a string.
         """
-        self._dirs[real_str] = real
-        self._run_bases[given] = real_str
-        parent, _, name = real_str.rpartition(os.sep)
+        self._dirs[real] = True
+        self._run_bases[given] = real
+        parent, _, name = real.rpartition(os.sep)
         if parent == self._runs_str:
-            self._server_dirs[_RUNS_PREFIX + name] = (real_str, real)
+            self._server_dirs[_RUNS_PREFIX + name] = real
 
-    def resolve(self, url: str, run_dir: Path) -> tuple[Path | None, ImageSource]:
+    def resolve(self, url: str, run_dir: Path) -> tuple[str | None, ImageSource]:
         """Map one image URL to a file inside the data folder; see ``resolve_image_url``."""
         if url.__class__ is str and url.startswith(_RUNS_PREFIX):
             # The common case, "/data/runs/<runId>/slide-1.png" in a run folder this locator
@@ -87,10 +86,10 @@ class ImageLocator:
             head, _, name = url.rpartition("/")
             known = self._server_dirs.get(head)
             if known is not None and name not in _NOT_NAMES and _UNSAFE.isdisjoint(name):
-                return self._file_in(known[1], known[0], name)
+                return self._file_in(known, name)
         return self._resolve(url, run_dir)
 
-    def _resolve(self, url: str, run_dir: Path) -> tuple[Path | None, ImageSource]:
+    def _resolve(self, url: str, run_dir: Path) -> tuple[str | None, ImageSource]:
         """The general case of ``resolve``: every kind of URL and escape."""
         if not isinstance(url, str) or not url or "\x00" in url:
             return None, ImageSource.OUTSIDE
@@ -116,28 +115,26 @@ class ImageLocator:
             return None, ImageSource.OUTSIDE
         segments = [s for s in rel.split("/") if s and s != "."]
         if not segments:
-            return Path(base), ImageSource.MISSING  # names a folder, not a file
+            return os.path.normpath(base), ImageSource.MISSING  # a folder, not a file
         if ".." in segments:
             return self._resolve_slow(os.path.join(base, *segments))
         parent_str = base if len(segments) == 1 else os.path.join(base, *segments[:-1])
-        parent = self._real_dir(parent_str)
-        if parent is None:
+        if not self._is_real_dir(parent_str):
             return self._resolve_slow(os.path.join(parent_str, segments[-1]))
-        return self._file_in(parent, parent_str, segments[-1])
+        return self._file_in(parent_str, segments[-1])
 
-    def _file_in(self, parent: Path, parent_str: str,
-                 name: str) -> tuple[Path | None, ImageSource]:
+    def _file_in(self, parent: str, name: str) -> tuple[str | None, ImageSource]:
         """Look up ``name`` in a folder known to be real and inside the root."""
-        full = (parent_str if parent_str.endswith(os.sep) else parent_str + os.sep) + name
+        full = (parent if parent.endswith(os.sep) else parent + os.sep) + name
         try:
             mode = os.lstat(full).st_mode
         except (OSError, ValueError):
-            return make_child(parent, name), ImageSource.MISSING
+            return full, ImageSource.MISSING
         if stat.S_ISREG(mode):
-            return make_child(parent, name), ImageSource.LOCAL
+            return full, ImageSource.LOCAL
         if stat.S_ISLNK(mode):
             return self._resolve_slow(full)
-        return make_child(parent, name), ImageSource.MISSING
+        return full, ImageSource.MISSING
 
     def _base_and_rest(self, path: str, run_dir: Path) -> tuple[str | None, str]:
         """The folder a URL path is relative to (None: outside), and the rest of the path."""
@@ -170,18 +167,15 @@ class ImageLocator:
             self._run_bases[key] = base
         return base
 
-    def _real_dir(self, directory: str) -> Path | None:
-        """``directory`` as a Path when it is real (no symlink on the way) and inside the root."""
-        try:
-            return self._dirs[directory]
-        except KeyError:
-            pass
-        real = os.path.realpath(directory)
-        found = Path(real) if real == directory and self.is_inside(real) else None
-        self._dirs[directory] = found
+    def _is_real_dir(self, directory: str) -> bool:
+        """Whether ``directory`` is real (no symlink on the way) and inside the root."""
+        found = self._dirs.get(directory)
+        if found is None:
+            real = os.path.realpath(directory)
+            found = self._dirs[directory] = real == directory and self.is_inside(real)
         return found
 
-    def _resolve_slow(self, candidate: str) -> tuple[Path | None, ImageSource]:
+    def _resolve_slow(self, candidate: str) -> tuple[str | None, ImageSource]:
         """Follow every symlink and ``..`` as the OS would, then check where it ended up."""
         real = os.path.realpath(candidate)
         if not self.is_inside(real):
@@ -191,10 +185,10 @@ class ImageLocator:
             is_file = stat.S_ISREG(os.stat(real).st_mode)
         except (OSError, ValueError):
             is_file = False
-        return Path(real), ImageSource.LOCAL if is_file else ImageSource.MISSING
+        return real, ImageSource.LOCAL if is_file else ImageSource.MISSING
 
 
-def resolve_image_url(url: str, data_dir: Path, run_dir: Path) -> tuple[Path | None, ImageSource]:
+def resolve_image_url(url: str, data_dir: Path, run_dir: Path) -> tuple[str | None, ImageSource]:
     """Map an image URL of meta.json to a file inside data_dir (never outside).
 
     ``/data/runs/X/a.png`` and ``data/runs/X/a.png`` name ``data_dir/runs/X/a.png``; other
@@ -212,6 +206,6 @@ def resolve_image_url(url: str, data_dir: Path, run_dir: Path) -> tuple[Path | N
         ``(None, REMOTE)`` for http(s) URLs; ``(None, OUTSIDE)`` for anything that escapes the
         data folder or cannot be a local path there (``file://``, drive letters, NUL bytes,
         absolute file-system paths elsewhere); ``(path, MISSING)`` when no regular file is
-        there; else the resolved path of the file and ``LOCAL``.
+        there; else the resolved path of the file and ``LOCAL``. Paths are absolute strings.
     """
     return ImageLocator(data_dir).resolve(url, run_dir)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
+
+# A file named by a path string (as records do) or a Path: what the thumbnail code takes.
+FilePath: TypeAlias = str | os.PathLike[str]
 
 
 class ImageSource(StrEnum):
@@ -27,13 +31,18 @@ class GalleryImage(NamedTuple):
     A named tuple rather than a dataclass: a scan or an index load builds one per image
     (100,000 in a big library), and a tuple is built in one C call where a frozen dataclass
     sets each of its 26 fields through Python. Change one with ``_replace``.
+
+    ``image_path`` is the file's absolute path as a string (None when the image is not a
+    file of the data folder): plain data, like every other field. A ``Path`` per image
+    would cost a scan ~3 us to build, the grid ~3 us more to hash as a dict key, and memory
+    for its parts; ``path`` makes one for the few places that want it.
     """
 
     id: str
     run_id: str
     slide_id: str
     image_url: str
-    image_path: Path | None
+    image_path: str | None
     prompt: str = ""
     slide_text: str = ""
     created_at: str = ""
@@ -56,6 +65,11 @@ class GalleryImage(NamedTuple):
     overlay_title: str | None = None
     overlay_subtitle: str | None = None
     scheduled_date: str | None = None
+
+    @property
+    def path(self) -> Path | None:
+        """``image_path`` as a Path (made on each call), or None."""
+        return None if self.image_path is None else Path(self.image_path)
 
     @property
     def sort_key(self) -> tuple[float, str, int]:

@@ -537,9 +537,8 @@ def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], b
         return
     runs_real = os.path.realpath(runs_dir)
     # Run folders are real (their images need no symlink check) when the runs folder is.
-    real_parent = None
-    if locator.is_inside(runs_real):
-        real_parent = runs_dir if runs_real == str(runs_dir) else Path(runs_real)
+    runs_are_real = locator.is_inside(runs_real)
+    runs_as_given = runs_real == str(runs_dir)  # else run folders live at runs_real/<name>
     real_parent_str = runs_real + os.sep
     seen: list[str] = []
     for entry in entries:
@@ -573,11 +572,8 @@ def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], b
                     yield result
                     continue
         run_dir = make_child(runs_dir, name)
-        if real_parent is not None and not entry.is_symlink():
-            if real_parent is runs_dir:
-                locator.add_run_dir(key, run_dir, key)
-            else:
-                locator.add_run_dir(key, make_child(real_parent, name), real_parent_str + name)
+        if runs_are_real and not entry.is_symlink():
+            locator.add_run_dir(key, key if runs_as_given else real_parent_str + name)
         result, mtime_ns, size = reader.read_run(name, run_dir, meta_path)
         if index is not None and mtime_ns >= 0:
             index.put(key, mtime_ns, size, result)

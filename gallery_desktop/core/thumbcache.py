@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from gallery_desktop.core.fsutil import TEMP_SUFFIX, replace, temp_prefix
+from gallery_desktop.core.records import FilePath
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 ENTRY_SUFFIXES = (".jpg", ".png")
 
 
-def cache_key(path: Path, edge: int) -> str | None:
+def cache_key(path: FilePath, edge: int) -> str | None:
     """The cache key of ``path`` at ``edge``, or None when the file cannot be stat'ed.
 
     The key covers the absolute path, ``st_mtime_ns``, ``st_size`` and ``edge``, so a
@@ -153,7 +154,7 @@ class ThumbnailCache:
         """The cache file of ``key`` with ``suffix`` (``.jpg`` or ``.png``)."""
         return self._dir / key[:2] / f"{key}{suffix}"
 
-    def get(self, path: Path, edge: int, *, key: str | None = None) -> bytes | None:
+    def get(self, path: FilePath, edge: int, *, key: str | None = None) -> bytes | None:
         """The encoded thumbnail of ``path`` at ``edge``, or None on a miss.
 
         A corrupt or truncated entry is a miss (the next ``put`` replaces it); an entry
@@ -188,7 +189,8 @@ class ThumbnailCache:
             log.info("ignoring corrupt thumbnail cache entry %s%s", base, suffix)
         return None
 
-    def put(self, path: Path, edge: int, image: Image.Image, *, key: str | None = None) -> bytes:
+    def put(self, path: FilePath, edge: int, image: Image.Image, *,
+            key: str | None = None) -> bytes:
         """Encode ``image`` as the thumbnail of ``path`` at ``edge`` and store it.
 
         The entry is in memory at once and on disk after the write (see ``flush``). A
@@ -215,7 +217,7 @@ class ThumbnailCache:
             self._write(key, data)
         return data
 
-    def put_later(self, path: Path, edge: int, make_image: Callable[[], Image.Image], *,
+    def put_later(self, path: FilePath, edge: int, make_image: Callable[[], Image.Image], *,
                   key: str | None = None) -> None:
         """Cache a thumbnail without paying for it now.
 
@@ -277,7 +279,7 @@ class ThumbnailCache:
         """Whether the writer must wait (call with ``_writes_cond`` held)."""
         return self._holds > 0 and self._flushing == 0
 
-    def discard(self, path: Path, edge: int, *, key: str | None = None) -> None:
+    def discard(self, path: FilePath, edge: int, *, key: str | None = None) -> None:
         """Forget the entry of ``path`` at ``edge`` (e.g. its bytes would not decode).
 
         Args:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-from pathlib import Path
 from typing import cast
 
 from PIL import Image, UnidentifiedImageError
 
 from gallery_desktop.core.errors import ThumbnailError
+from gallery_desktop.core.records import FilePath
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def fit_size(width: int, height: int, edge: int) -> tuple[int, int]:
     return max(1, min(edge, round(width * scale))), max(1, min(edge, round(height * scale)))
 
 
-def load_thumbnail(path: Path, edge: int) -> Image.Image:
+def load_thumbnail(path: FilePath, edge: int) -> Image.Image:
     """Decode ``path`` into a thumbnail whose longest side is at most ``edge``.
 
     JPEG is decoded at a reduced scale with ``draft()``; other formats are shrunk with
@@ -91,7 +91,7 @@ def load_thumbnail(path: Path, edge: int) -> Image.Image:
     return image
 
 
-def decode_reduced(path: Path, edge: int) -> tuple[Image.Image, tuple[int, int]]:
+def decode_reduced(path: FilePath, edge: int) -> tuple[Image.Image, tuple[int, int]]:
     """Everything ``load_thumbnail`` does except the final resample.
 
     For callers with a faster resampler of their own: the image is upright, RGB or

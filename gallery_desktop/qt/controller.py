@@ -87,7 +87,7 @@ class GalleryController(QObject):
         self._undo: list[tuple[str, bool]] = []  # (image id, heart before the change)
         self._undoing = False
         self._visible_rows: list[int] = []
-        self._visible_paths: set[Path] = set()
+        self._visible_paths: set[str] = set()
         self._cell_px = 0
         self._counts = (-1, -1)
         self._idle = True
@@ -216,8 +216,8 @@ class GalleryController(QObject):
     def set_visible_rows(self, proxy_rows: Sequence[int]) -> None:
         """Decode the thumbnails of these proxy rows first and drop queued work for others."""
         self._visible_rows = list(proxy_rows)
-        wanted: list[Path] = []
-        visible: set[Path] = set()
+        wanted: list[str] = []
+        visible: set[str] = set()
         for proxy_row in self._visible_rows:
             source = self.proxy.map_to_model(self.proxy.index(proxy_row, 0))
             if not source.isValid():
@@ -426,12 +426,12 @@ class GalleryController(QObject):
     # thumbnails
 
     @Slot(object, QImage)
-    def _on_thumbnail_ready(self, path: Path, image: QImage) -> None:
+    def _on_thumbnail_ready(self, path: str, image: QImage) -> None:
         self.model.set_thumbnail(path, image)
         self._update_idle()
 
     @Slot(object, str)
-    def _on_thumbnail_failed(self, path: Path, reason: str) -> None:
+    def _on_thumbnail_failed(self, path: str, reason: str) -> None:
         self.model.set_thumbnail_failed(path, reason)
         self._update_idle()
 
@@ -449,7 +449,8 @@ class GalleryController(QObject):
 
     @Slot(object)
     def _on_watched_images(self, paths: set[Path]) -> None:
-        for path in paths:
+        for changed in paths:
+            path = str(changed)  # records name their files by path strings
             self.model.invalidate_thumbnail(path)
             self._loader.invalidate(path)
             if path in self._visible_paths:

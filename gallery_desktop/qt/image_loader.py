@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
+
+from gallery_desktop.core.records import FilePath
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +18,8 @@ log = logging.getLogger(__name__)
 ALLOCATION_LIMIT_MB = 1024
 
 
-def read_image(path: Path, allocation_limit_mb: int = ALLOCATION_LIMIT_MB) -> tuple[QImage, str]:
+def read_image(path: FilePath,
+               allocation_limit_mb: int = ALLOCATION_LIMIT_MB) -> tuple[QImage, str]:
     """Decode one image file with EXIF orientation applied (any thread).
 
     Args:
@@ -26,7 +29,7 @@ def read_image(path: Path, allocation_limit_mb: int = ALLOCATION_LIMIT_MB) -> tu
     Returns:
         ``(image, "")`` on success, ``(null image, reason)`` on failure.
     """
-    reader = QImageReader(str(path))
+    reader = QImageReader(os.fspath(path))
     reader.setAutoTransform(True)
     reader.setAllocationLimit(allocation_limit_mb)
     image = reader.read()
@@ -40,7 +43,7 @@ def read_image(path: Path, allocation_limit_mb: int = ALLOCATION_LIMIT_MB) -> tu
 class _LoadJob(QRunnable):
     """Decodes one file; skips the work if the request was superseded before it started."""
 
-    def __init__(self, loader: ImageLoader, path: Path, generation: int) -> None:
+    def __init__(self, loader: ImageLoader, path: FilePath, generation: int) -> None:
         super().__init__()
         self._loader = loader
         self._path = path
@@ -104,7 +107,7 @@ class ImageLoader(QObject):
         with self._lock:
             self._generation += 1
 
-    def load(self, path: Path, replace: bool = True) -> None:
+    def load(self, path: FilePath, replace: bool = True) -> None:
         """Start decoding ``path``; ``image_loaded`` or ``image_failed`` follows.
 
         Args:

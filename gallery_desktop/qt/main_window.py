@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -358,8 +359,8 @@ class MainWindow(QMainWindow):
         record = self.current_record()
         if record is not None and record.image_path is not None \
                 and record.source is ImageSource.LOCAL:
-            self._show_status(f"Copying {record.image_path.name}…")
-            self._copier.copy_image(record.id, record.image_path)
+            self._show_status(f"Copying {os.path.basename(record.image_path)}…")
+            self._copier.copy_image(record.id, Path(record.image_path))
 
     def copy_image(self, image_id: str, path: Path, image: QImage) -> None:
         """Copy an image, using ``image`` when already decoded (the viewer's)."""
@@ -380,14 +381,14 @@ class MainWindow(QMainWindow):
         """Copy the current image's file path as text."""
         record = self.current_record()
         if record is not None and record.image_path is not None:
-            copy_text(str(record.image_path))
+            copy_text(record.image_path)
             self._show_status("File path copied")
 
     def show_current_in_folder(self) -> None:
         """Open the current image's folder in the file manager."""
         record = self.current_record()
         if record is not None and record.image_path is not None:
-            reveal_in_file_manager(record.image_path)
+            reveal_in_file_manager(Path(record.image_path))
 
     def _show_status(self, text: str) -> None:
         self.status.showMessage(text, 4000)

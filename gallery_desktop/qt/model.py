@@ -8,7 +8,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from operator import itemgetter
-from pathlib import Path
 from typing import NamedTuple
 
 from PySide6.QtCore import (
@@ -98,10 +97,10 @@ class _PixmapCache:
 
     def __init__(self, budget_bytes: int) -> None:
         self._budget = budget_bytes
-        self._items: OrderedDict[Path, QPixmap] = OrderedDict()
+        self._items: OrderedDict[str, QPixmap] = OrderedDict()
         self._bytes = 0
 
-    def get(self, path: Path) -> QPixmap | None:
+    def get(self, path: str) -> QPixmap | None:
         pixmap = self._items.get(path)
         if pixmap is not None:
             self._items.move_to_end(path)
@@ -113,26 +112,26 @@ class _PixmapCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, path: Path, pixmap: QPixmap) -> list[Path]:
+    def put(self, path: str, pixmap: QPixmap) -> list[str]:
         """Store ``pixmap``; returns the paths evicted to stay within budget."""
         self.pop(path)
         self._items[path] = pixmap
         self._bytes += self._size(pixmap)
-        evicted: list[Path] = []
+        evicted: list[str] = []
         while self._bytes > self._budget and len(self._items) > 1:
             old, old_pixmap = self._items.popitem(last=False)
             self._bytes -= self._size(old_pixmap)
             evicted.append(old)
         return evicted
 
-    def pop(self, path: Path) -> bool:
+    def pop(self, path: str) -> bool:
         pixmap = self._items.pop(path, None)
         if pixmap is None:
             return False
         self._bytes -= self._size(pixmap)
         return True
 
-    def clear(self) -> list[Path]:
+    def clear(self) -> list[str]:
         paths = list(self._items)
         self._items.clear()
         self._bytes = 0
@@ -176,13 +175,13 @@ class GalleryModel(QAbstractListModel):
         self._search: dict[str, str] = {}
         self._ids_by_run: dict[str, set[str]] = {}
         # Files are nearly always shown once: one id per path, a set only for the rest.
-        self._id_by_path: dict[Path, str] = {}
-        self._more_ids_by_path: dict[Path, set[str]] = {}
+        self._id_by_path: dict[str, str] = {}
+        self._more_ids_by_path: dict[str, set[str]] = {}
         self._favorites: set[str] = set()
         self._usage: dict[str, int] = {}
         self._favorites_present = 0
         self._pixmaps = _PixmapCache(pixmap_budget_bytes)
-        self._broken: dict[Path, str] = {}
+        self._broken: dict[str, str] = {}
 
     # -- Qt overrides -----------------------------------------------------------------------
 
@@ -264,8 +263,8 @@ class GalleryModel(QAbstractListModel):
         local = [r.image_path for r in recs
                  if r.source is ImageSource.LOCAL and r.image_path is not None]
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(str(p)) for p in local])
-        mime.setText("\n".join(str(p) for p in local))
+        mime.setUrls([QUrl.fromLocalFile(p) for p in local])
+        mime.setText("\n".join(local))
         mime.setData(MIME_IMAGE_IDS, QByteArray("\n".join(r.id for r in recs).encode()))
         if len(local) == 1:
             pixmap = self._pixmaps.get(local[0])
@@ -305,7 +304,7 @@ class GalleryModel(QAbstractListModel):
         """The ids of the images shown for ``run_id`` (a copy)."""
         return set(self._ids_by_run.get(run_id, ()))
 
-    def ids_of_path(self, path: Path) -> set[str]:
+    def ids_of_path(self, path: str) -> set[str]:
         """The ids of the images whose file is ``path`` (a copy)."""
         return set(self._ids_for_path(path))
 
@@ -554,7 +553,7 @@ class GalleryModel(QAbstractListModel):
 
     # -- thumbnails ------------------------------------------------------------------------
 
-    def set_thumbnail(self, path: Path, image: QImage) -> None:
+    def set_thumbnail(self, path: str, image: QImage) -> None:
         """Slot for a decoded thumbnail: becomes a pixmap here, on the GUI thread."""
         if path not in self._id_by_path or image.isNull():
             return
@@ -564,7 +563,7 @@ class GalleryModel(QAbstractListModel):
         self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
                                    ImageRole.THUMB_ERROR])
 
-    def set_thumbnail_failed(self, path: Path, reason: str) -> None:
+    def set_thumbnail_failed(self, path: str, reason: str) -> None:
         """Slot for an image that could not be decoded: the broken placeholder shows."""
         if path not in self._id_by_path:
             return
@@ -573,7 +572,7 @@ class GalleryModel(QAbstractListModel):
         self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
                                    ImageRole.THUMB_ERROR])
 
-    def invalidate_thumbnail(self, path: Path) -> bool:
+    def invalidate_thumbnail(self, path: str) -> bool:
         """Forget the thumbnail of ``path`` (the file changed); returns whether it is shown."""
         had = self._pixmaps.pop(path) | (self._broken.pop(path, None) is not None)
         if had:
@@ -586,11 +585,11 @@ class GalleryModel(QAbstractListModel):
         for path in self._pixmaps.clear():
             self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE])
 
-    def has_thumbnail(self, path: Path) -> bool:
+    def has_thumbnail(self, path: str) -> bool:
         """Whether a pixmap for ``path`` is at hand."""
         return path in self._pixmaps
 
-    def needs_thumbnail(self, row: int) -> Path | None:
+    def needs_thumbnail(self, row: int) -> str | None:
         """The path to decode for ``row``, or None when it has a pixmap or nothing to load."""
         rec = self._records[row]
         if self._thumb_state(rec) is ThumbState.LOADING:
@@ -701,7 +700,7 @@ class GalleryModel(QAbstractListModel):
         if rec.id in self._favorites:
             self._favorites_present -= 1
 
-    def _ids_for_path(self, path: Path) -> list[str]:
+    def _ids_for_path(self, path: str) -> list[str]:
         first = self._id_by_path.get(path)
         if first is None:
             return []
@@ -713,7 +712,7 @@ class GalleryModel(QAbstractListModel):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx, [int(r) for r in roles])
 
-    def _emit_for_path(self, path: Path, roles: Sequence[int]) -> None:
+    def _emit_for_path(self, path: str, roles: Sequence[int]) -> None:
         for image_id in self._ids_for_path(path):
             self._emit_for_id(image_id, roles)
 

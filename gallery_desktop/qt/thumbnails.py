@@ -8,13 +8,13 @@ import threading
 from collections.abc import Callable, Iterable
 from enum import Enum
 from functools import partial
-from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QObject, QThread, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
 from gallery_desktop.core.errors import ThumbnailError
+from gallery_desktop.core.records import FilePath
 from gallery_desktop.core.thumbcache import ThumbnailCache, cache_key
 from gallery_desktop.core.thumbnails import decode_reduced
 from gallery_desktop.qt.qimage_convert import (
@@ -40,7 +40,7 @@ SHUTDOWN_FLUSH_MS = 1000
 DRAIN_MS = 16
 
 # A finished job: (path, generation, the thumbnail or None, the failure reason).
-_Result = tuple[Path, int, QImage | None, str]
+_Result = tuple[FilePath, int, QImage | None, str]
 
 
 class _Wake(Enum):
@@ -66,11 +66,11 @@ class _JobQueue:
                  on_busy: Callable[[bool], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._on_busy = on_busy
-        self._heap: list[tuple[int, int, Path]] = []  # (-priority, seq, path), lazily pruned
-        self._queued: dict[Path, tuple[int, int]] = {}  # path -> its live (-priority, seq)
+        self._heap: list[tuple[int, int, FilePath]] = []  # (-priority, seq, path), lazily pruned
+        self._queued: dict[FilePath, tuple[int, int]] = {}  # path -> its live (-priority, seq)
         self._seq = 0
-        self._gens: dict[Path, int] = {}
-        self._running: dict[Path, int] = {}  # path -> generation of its newest running job
+        self._gens: dict[FilePath, int] = {}
+        self._running: dict[FilePath, int] = {}  # path -> generation of its newest running job
         self._in_flight = 0
         self._delivered: list[_Result] = []  # finished, not yet taken by the GUI thread
         self._wake = _Wake.NONE
@@ -78,7 +78,7 @@ class _JobQueue:
         self._max_workers = max(1, max_workers)
         self._closed = False
 
-    def push(self, path: Path, priority: int) -> bool:
+    def push(self, path: FilePath, priority: int) -> bool:
         """Queue ``path`` unless it is queued or being decoded already.
 
         Returns:
@@ -105,7 +105,7 @@ class _JobQueue:
                 return True
             return False
 
-    def take(self) -> tuple[Path, int] | None:
+    def take(self) -> tuple[FilePath, int] | None:
         """The next path and its generation; None retires the calling worker."""
         with self._lock:
             while self._heap and not self._closed:
@@ -149,7 +149,7 @@ class _JobQueue:
             self._wake = _Wake.TIMER if delivered and self._workers else _Wake.NONE
             return delivered, self._wake is _Wake.TIMER
 
-    def finish(self, path: Path, gen: int) -> bool:
+    def finish(self, path: FilePath, gen: int) -> bool:
         """Book a finished job; True when its result is still current."""
         with self._lock:
             self._in_flight -= 1
@@ -157,14 +157,14 @@ class _JobQueue:
                 del self._running[path]
             return not self._closed and self._gens.get(path, 0) == gen
 
-    def retain(self, wanted: Iterable[Path]) -> int:
+    def retain(self, wanted: Iterable[FilePath]) -> int:
         """Keep only the queued paths in ``wanted``, moved ahead of anything queued later.
 
         Returns:
             How many queued paths were dropped.
         """
         with self._lock:
-            order: dict[Path, int] = {}
+            order: dict[FilePath, int] = {}
             for path in wanted:
                 order.setdefault(path, len(order))
             kept = [(entry[0], order[path], path) for path, entry in self._queued.items()
@@ -177,7 +177,7 @@ class _JobQueue:
             self._queued = {path: (neg_prio, seq) for neg_prio, seq, path in self._heap}
             return dropped
 
-    def invalidate(self, path: Path) -> None:
+    def invalidate(self, path: FilePath) -> None:
         """Make any result already being decoded for ``path`` stale."""
         with self._lock:
             self._gens[path] = self._gens.get(path, 0) + 1
@@ -241,7 +241,7 @@ def _work(queue: _JobQueue, signals: _LoaderSignals, cache: ThumbnailCache | Non
                 log.exception("cannot cache the thumbnail of %s", path)
 
 
-def _produce(path: Path, cache: ThumbnailCache | None, key: str | None, edge: int
+def _produce(path: FilePath, cache: ThumbnailCache | None, key: str | None, edge: int
              ) -> tuple[QImage | None, Callable[[], Image.Image] | None, str]:
     """One path's answer: (image, what makes its cache entry when it was decoded afresh,
     failure reason).
@@ -322,7 +322,7 @@ class ThumbnailLoader(QObject):
         """The loader's own thread pool."""
         return self._pool
 
-    def request(self, path: Path, priority: int = 0) -> None:
+    def request(self, path: FilePath, priority: int = 0) -> None:
         """Ask for the thumbnail of ``path``; the answer is one of the two signals.
 
         A path already queued or being decoded is not queued twice (a higher priority
@@ -338,7 +338,7 @@ class ThumbnailLoader(QObject):
             self._pool.start(partial(_work, self._queue, self._signals, self._cache,
                                      self._edge))
 
-    def set_wanted(self, paths: Iterable[Path]) -> None:
+    def set_wanted(self, paths: Iterable[FilePath]) -> None:
         """Declare the paths now visible: other queued requests are dropped unanswered.
 
         Queued requests for ``paths`` move ahead of everything requested later, in the
@@ -352,7 +352,7 @@ class ThumbnailLoader(QObject):
         if dropped:
             log.debug("dropped %d queued thumbnail requests", dropped)
 
-    def invalidate(self, path: Path) -> None:
+    def invalidate(self, path: FilePath) -> None:
         """Forget any result still being decoded for ``path`` (its file was replaced).
 
         Request it again to get the new thumbnail.

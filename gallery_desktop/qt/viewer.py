@@ -300,7 +300,7 @@ class ImageViewer(QDialog):
         """Ask for the shown image to be copied (with its pixels when already decoded)."""
         if self._record is not None and self._record.image_path is not None \
                 and self._record.source is ImageSource.LOCAL:
-            self.copy_image_requested.emit(self._record.id, self._record.image_path,
+            self.copy_image_requested.emit(self._record.id, Path(self._record.image_path),
                                            QImage(self._image))
 
     # -- model and loader events ----------------------------------------------------------
@@ -358,14 +358,14 @@ class ImageViewer(QDialog):
         if self._record is not None:
             self._refresh_panel()
 
-    def _on_image_loaded(self, path: Path, image: QImage) -> None:
+    def _on_image_loaded(self, path: str, image: QImage) -> None:
         if self._record is None or self._record.image_path != path:
             return
         self._image = image
         self._canvas.set_image(image)
         self._refresh_panel()
 
-    def _on_image_failed(self, path: Path, reason: str) -> None:
+    def _on_image_failed(self, path: str, reason: str) -> None:
         if self._record is None or self._record.image_path != path:
             return
         self._image = QImage()

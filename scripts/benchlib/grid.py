@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,13 +36,14 @@ def make_records(count: int, data_dir: Path, favorite_every: int) -> list[Any]:
     from gallery_desktop.core.records import GalleryImage, ImageSource
 
     records = []
+    runs = str(data_dir / "runs")
     for i in range(count):
         run = run_id_for(i // 3)
         slide = f"slide-{i % 3 + 1}"
         records.append(GalleryImage(
             id=f"img_{run}_{slide}", run_id=run, slide_id=slide,
             image_url=f"/data/runs/{run}/{slide}.png",
-            image_path=data_dir / "runs" / run / f"{slide}.png",
+            image_path=f"{runs}{os.sep}{run}{os.sep}{slide}.png",
             prompt=f"sunlit kitchen, soft morning light, variation {i}",
             slide_text=f"Caption number {i}", created_at=f"2025-01-06T08:00:{i % 60:02d}Z",
             aspect_ratio="4:5", composition="slideshow", model="gpt-4o", topic="Bench",

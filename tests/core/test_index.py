@@ -62,7 +62,7 @@ def test_save_and_load_round_trip(tmp_path: Path, data: Path) -> None:
     # run-c's broken meta.json may be a write in progress: that survives the round trip.
     assert [r.run_id for r in again if r.incomplete] == ["run-c"]
     images = [i for r in again for i in r.images]
-    assert {type(i.image_path) for i in images} == {type(data)}
+    assert {type(i.image_path) for i in images} == {str}
     assert [i.source for i in images] == [ImageSource.LOCAL, ImageSource.MISSING,
                                           ImageSource.LOCAL]
     assert all(type(i.source) is ImageSource for i in images)
@@ -262,7 +262,7 @@ def test_odd_names_survive_a_round_trip(tmp_path: Path) -> None:
     again = scan_runs(data, index=loaded)
     assert again.images == first.images
     assert [(i.image_path, i.source) for i in again.images] == [
-        (run_dir / odd, ImageSource.LOCAL), (None, ImageSource.REMOTE)]
+        (str(run_dir / odd), ImageSource.LOCAL), (None, ImageSource.REMOTE)]
 
 
 def test_a_loaded_index_gives_the_same_runs_in_any_order(tmp_path: Path) -> None:
@@ -309,8 +309,8 @@ def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
     again = scan_runs(data, index=loaded)
     assert again.images == first.images
     assert [(i.image_path, i.source) for i in again.images] == [
-        (root / "runs" / "run-x" / "a.png", ImageSource.LOCAL),
-        (root / "runs" / "run-x" / "sub" / "b.png", ImageSource.LOCAL),
-        (root / "shared" / "c.png", ImageSource.LOCAL),
-        (root / "runs" / "run-x" / "sub", ImageSource.MISSING),
-        (root / "runs" / "run-x" / "gone.png", ImageSource.MISSING)]
+        (str(root / "runs" / "run-x" / "a.png"), ImageSource.LOCAL),
+        (str(root / "runs" / "run-x" / "sub" / "b.png"), ImageSource.LOCAL),
+        (str(root / "shared" / "c.png"), ImageSource.LOCAL),
+        (str(root / "runs" / "run-x" / "sub"), ImageSource.MISSING),
+        (str(root / "runs" / "run-x" / "gone.png"), ImageSource.MISSING)]

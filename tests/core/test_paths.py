@@ -25,8 +25,17 @@ def layout(tmp_path: Path) -> dict[str, Path]:
     return {"data": data, "run": run, "image": run / "slide-1.png", "secret": secret}
 
 
+def checked(result: tuple[str | None, ImageSource]) -> tuple[Path | None, ImageSource]:
+    """A resolved path is an absolute, normalised string: as a Path for comparing."""
+    path, source = result
+    if path is None:
+        return None, source
+    assert isinstance(path, str) and os.path.isabs(path) and path == os.path.normpath(path)
+    return Path(path), source
+
+
 def resolve(layout: dict[str, Path], url: str) -> tuple[Path | None, ImageSource]:
-    return resolve_image_url(url, layout["data"], layout["run"])
+    return checked(resolve_image_url(url, layout["data"], layout["run"]))
 
 
 @pytest.mark.parametrize("url", [
@@ -165,11 +174,12 @@ def test_data_folder_reached_through_a_symlink(layout: dict[str, Path], tmp_path
     alias = tmp_path / "alias-of-data"
     alias.symlink_to(layout["data"])
     run = alias / "runs" / RUN_ID
-    assert resolve_image_url(f"/data/runs/{RUN_ID}/slide-1.png", alias, run) == (
+    assert checked(resolve_image_url(f"/data/runs/{RUN_ID}/slide-1.png", alias, run)) == (
         layout["image"], ImageSource.LOCAL)
-    assert resolve_image_url("slide-1.png", alias, run) == (layout["image"], ImageSource.LOCAL)
+    assert checked(resolve_image_url("slide-1.png", alias, run)) == (
+        layout["image"], ImageSource.LOCAL)
     # An absolute path spelt through the alias is inside; the secret next to it is not.
-    assert resolve_image_url(str(run / "slide-1.png"), alias, run) == (
+    assert checked(resolve_image_url(str(run / "slide-1.png"), alias, run)) == (
         layout["image"], ImageSource.LOCAL)
     assert resolve_image_url(str(layout["secret"]), alias, run) == (None, ImageSource.OUTSIDE)
 
@@ -184,4 +194,4 @@ def test_a_locator_gives_the_same_answers_as_the_function(layout: dict[str, Path
             *escape_urls(layout)]
     for _ in range(2):  # the second round answers from what the first one learnt
         for url in urls:
-            assert locator.resolve(url, layout["run"]) == resolve(layout, url), url
+            assert checked(locator.resolve(url, layout["run"])) == resolve(layout, url), url

@@ -58,7 +58,7 @@ def test_full_record_of_a_studio_post(tmp_path: Path) -> None:
     assert result.run_id == RUN_ID and result.run_dir == run_dir and result.skipped == ()
     assert only(result) == GalleryImage(
         id=f"img_{RUN_ID}_slide-1", run_id=RUN_ID, slide_id="slide-1",
-        image_url=f"/data/runs/{RUN_ID}/slide-1.png", image_path=run_dir / "slide-1.png",
+        image_url=f"/data/runs/{RUN_ID}/slide-1.png", image_path=str(run_dir / "slide-1.png"),
         prompt="sunlit kitchen", slide_text="Calm.", created_at="2025-11-26T06:54:47.200Z",
         aspect_ratio="4:5", composition="slideshow", model="gpt-4o", topic="Morning routines",
         audience="new moms", usage_count=0, is_favorite=False, created_ts=RUN_TS, post_order=0,
@@ -208,7 +208,8 @@ def test_image_sources(tmp_path: Path) -> None:
     make_image(run_dir / "here.png")
     result = parse_run(run_dir, tmp_path)
     assert [(i.source, i.image_path) for i in result.images] == [
-        (ImageSource.LOCAL, run_dir / "here.png"), (ImageSource.MISSING, run_dir / "gone.png"),
+        (ImageSource.LOCAL, str(run_dir / "here.png")),
+        (ImageSource.MISSING, str(run_dir / "gone.png")),
         (ImageSource.REMOTE, None), (ImageSource.OUTSIDE, None)]
     assert "outside the data folder" in reasons(result)
 
@@ -306,7 +307,7 @@ def test_wrong_types_in_every_field_are_ignored_and_noted(tmp_path: Path) -> Non
     first, second = result.images
     assert first == GalleryImage(
         id=f"img_{RUN_ID}_slide-1", run_id=RUN_ID, slide_id="slide-1",
-        image_url=f"/data/runs/{RUN_ID}/raw.png", image_path=run_dir / "raw.png",
+        image_url=f"/data/runs/{RUN_ID}/raw.png", image_path=str(run_dir / "raw.png"),
         created_at="2025-11-26T06:54:47.200Z", created_ts=RUN_TS, post_order=0,
         source=ImageSource.MISSING)
     assert second.slide_id == "slide-2"
@@ -540,7 +541,8 @@ def test_sample_data_is_deterministic_and_the_committed_copy_scans_cleanly(
     assert {i.status for i in report.images} == {"DONE", "ERROR", "IMAGES"}
     assert {i.aspect_ratio for i in report.images} == {"1:1", "4:5", "9:16", "16:9"}
     assert {i.composition for i in report.images} == {"single", "slideshow"}
-    assert {i.image_path.suffix for i in report.images if i.image_path} == {".png", ".jpg"}
+    assert {os.path.splitext(i.image_path)[1] for i in report.images if i.image_path} == {
+        ".png", ".jpg"}
 
 
 def test_scan_through_a_symlinked_data_folder(tmp_path: Path) -> None:
@@ -556,7 +558,7 @@ def test_scan_through_a_symlinked_data_folder(tmp_path: Path) -> None:
     alias.symlink_to(real)
     report = scan_runs(alias)
     assert [(i.image_path, i.source) for i in report.images] == [
-        (run_dir / "a.png", ImageSource.LOCAL), (run_dir / "b.png", ImageSource.LOCAL),
+        (str(run_dir / "a.png"), ImageSource.LOCAL), (str(run_dir / "b.png"), ImageSource.LOCAL),
         (None, ImageSource.OUTSIDE)]
     assert {i.run_id for i in report.images} == {RUN_ID, "other"}
 

@@ -249,7 +249,7 @@ def test_the_cache_keeps_to_its_budget_and_reuses_what_it_drops(qapp) -> None:
 def gallery_rows(count: int) -> list[GalleryImage]:
     return [GalleryImage(id=f"img_{n}", run_id="run", slide_id=f"slide-{n}",
                          image_url=f"/data/runs/run/{n}.png",
-                         image_path=Path(f"/nonexistent/{n}.png"), prompt="p",
+                         image_path=f"/nonexistent/{n}.png", prompt="p",
                          slide_text=f"Caption {n}", created_at="2025-01-06T08:00:00Z",
                          aspect_ratio="1:1", composition="single", model="m", topic="t",
                          usage_count=n % 3, is_favorite=n % 7 == 0,

@@ -21,7 +21,7 @@ def rec(run: int, post: int = 1, *, ts: float | None = None, tmp: Path = Path("/
     fields: dict[str, object] = {
         "id": f"img_{run_id}_slide-{post}", "run_id": run_id, "slide_id": f"slide-{post}",
         "image_url": f"/data/runs/{run_id}/slide-{post}.png",
-        "image_path": tmp / "runs" / run_id / f"slide-{post}.png",
+        "image_path": str(tmp / "runs" / run_id / f"slide-{post}.png"),
         "prompt": f"prompt {run} {post}", "slide_text": f"Caption {run}.{post}",
         "created_ts": float(run if ts is None else ts), "post_order": post,
     }
@@ -219,7 +219,7 @@ def test_usage_count_updates_one_role(qtbot, model: GalleryModel) -> None:
 
 
 def test_thumbnail_ready_failed_and_invalidated(qtbot, model: GalleryModel) -> None:
-    shared = Path("/d/shared.png")
+    shared = "/d/shared.png"
     model.insert_images([rec(1, image_path=shared), rec(2, image_path=shared), rec(3)])
     rows: list[int] = []
     model.dataChanged.connect(lambda tl, _br, _roles: rows.append(tl.row()))
@@ -238,9 +238,9 @@ def test_thumbnail_ready_failed_and_invalidated(qtbot, model: GalleryModel) -> N
 
     assert model.invalidate_thumbnail(shared)
     assert model.index(1).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
-    assert not model.invalidate_thumbnail(Path("/d/unknown.png"))
-    model.set_thumbnail(Path("/d/unknown.png"), thumb())  # not shown: ignored
-    assert not model.has_thumbnail(Path("/d/unknown.png"))
+    assert not model.invalidate_thumbnail("/d/unknown.png")
+    model.set_thumbnail("/d/unknown.png", thumb())  # not shown: ignored
+    assert not model.has_thumbnail("/d/unknown.png")
 
 
 def test_pixmap_cache_is_bounded_and_evicts_least_recent(qtbot) -> None:
@@ -373,7 +373,7 @@ def test_search_texts_made_elsewhere_are_taken_as_given(model: GalleryModel) -> 
 
 
 def test_a_file_shown_twice_keeps_its_thumbnail_until_both_rows_go(qtbot, model) -> None:
-    shared = Path("/d/shared.png")
+    shared = "/d/shared.png"
     model.insert_images([rec(1, image_path=shared), rec(2, image_path=shared)])
     model.set_thumbnail(shared, thumb())
     model.remove_images([rec(2).id])
@@ -386,7 +386,7 @@ def test_a_file_shown_twice_keeps_its_thumbnail_until_both_rows_go(qtbot, model)
 
 
 def test_cell_values_match_the_roles(qtbot, model: GalleryModel) -> None:
-    shared = Path("/d/shared.png")
+    shared = "/d/shared.png"
     model.insert_images([rec(1, image_path=shared), rec(2, slide_text=""),
                          rec(3, source=ImageSource.REMOTE, image_path=None)])
     model.set_thumbnail(shared, thumb())

@@ -217,7 +217,7 @@ def test_a_wrongly_typed_field_is_ignored_and_named(data: Path, full_pass: FullP
     result = full_pass(data)
     expected = {**shown}
     if "image_path" in expected:
-        expected["image_path"] = run_dir / expected["image_path"]
+        expected["image_path"] = str(run_dir / expected["image_path"])
     image = result.image(expected.get("id", before.id))
     assert image == before._replace(**expected)
     assert result.ids == [image.id, GOOD_ID]
@@ -316,7 +316,7 @@ def test_an_image_name_that_is_not_utf8_is_found_through_percent_escapes(
     result = full_pass(data)
     image = result.image(f"img_{RUN}_slide-1")
     assert image.source is ImageSource.LOCAL
-    assert image.image_path == run_dir / os.fsdecode(b"slide-\xff.png")
+    assert image.image_path == str(run_dir / os.fsdecode(b"slide-\xff.png"))
     assert result.thumbs[image.id] == (64, 48)
 
 
