@@ -60,11 +60,18 @@ class DataWatcher:
 
     ``on_event`` runs on watchdog's threads: it must be quick and thread-safe, and must
     not touch Qt objects (hand the event over by a signal instead).
+
+    ``start`` returns at once and the watches are set up on the watcher's own thread:
+    inotify needs one watch per folder, and adding them for 10,000 run folders takes
+    about half a second, which must not freeze the caller (a GUI thread). What changes
+    before they are in place is not reported: ``on_armed`` says when they are, so the
+    caller can look again (rescan) to cover that gap.
     """
 
     def __init__(self, data_dir: Path, on_event: Callable[[WatchEvent], None], *,
                  favorites_name: str = "gallery-favorites.json",
-                 poll_interval_s: float = DEFAULT_POLL_INTERVAL_S) -> None:
+                 poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+                 on_armed: Callable[[], None] | None = None) -> None:
         """Prepare a watcher; nothing is watched before ``start``.
 
         Args:
@@ -72,11 +79,15 @@ class DataWatcher:
             on_event: Called with each WatchEvent, on a watchdog thread.
             favorites_name: The favorites file's name inside ``data_dir``.
             poll_interval_s: Seconds between polls when polling.
+            on_armed: Called once, on the watcher's thread, when the watches are first
+                in place (not if it is stopped before).
         """
         # Resolved: watchdog watches a symlink itself, not the folder it points to, and
         # reports paths under the folder it was given.
         self._data_dir = Path(os.path.realpath(data_dir))
         self._on_event = on_event
+        self._on_armed = on_armed
+        self._armed = threading.Event()
         self._favorites_name = favorites_name
         self._favorites_stem = Path(favorites_name).stem
         self._poll_interval_s = poll_interval_s
@@ -113,6 +124,8 @@ class DataWatcher:
     def start(self) -> None:
         """Start watching (the data folder, or the nearest existing parent until it exists).
 
+        Returns at once; the watches are set up on the watcher's thread (see the class).
+
         Raises:
             RuntimeError: it was started before.
         """
@@ -122,10 +135,13 @@ class DataWatcher:
             self._started = True
             self._observer = self._new_observer()
             self._observer.start()
-            self._reconcile_locked()
         self._control = threading.Thread(target=self._control_loop, name="data-watcher-control",
                                          daemon=True)
         self._control.start()
+
+    def wait_armed(self, timeout: float | None = None) -> bool:
+        """Wait until the watches are first in place; returns whether they are."""
+        return self._armed.wait(timeout)
 
     def stop(self) -> None:
         """Stop watching and join watchdog's threads; calling it again does nothing."""
@@ -239,6 +255,20 @@ class DataWatcher:
         self._anchor = anchor if self._anchor_watch is not None else None
 
     def _control_loop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            try:
+                self._reconcile_locked()
+            except Exception:  # the periodic re-check below tries again
+                log.exception("arming the watch on %s failed", self._data_dir)
+        log.info("watching %s%s", self._data_dir, " (polling)" if self._polling else "")
+        if self._on_armed is not None:
+            try:
+                self._on_armed()
+            except Exception:  # the caller's bug must not end the re-arming below
+                log.exception("the armed callback of the watch on %s failed", self._data_dir)
+        self._armed.set()
         while True:
             # Also look now and then unasked: a safety net for anything the events of
             # the parent folder did not show (it costs a couple of stat calls).

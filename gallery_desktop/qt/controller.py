@@ -106,6 +106,8 @@ class GalleryController(QObject):
         self._watch.favorites_changed.connect(self._on_watched_favorites)
         self._watch.images_changed.connect(self._on_watched_images)
         self._watch.data_dir_changed.connect(self._on_watched_data_dir)
+        # What changed while the watches were being set up was not reported: look again.
+        self._watch.armed.connect(self._on_watch_armed)
         self.model.favorite_set_requested.connect(self._on_favorite_set_requested)
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._emit_counts)
@@ -460,6 +462,15 @@ class GalleryController(QObject):
     @Slot()
     def _on_watched_data_dir(self) -> None:
         self.rescan()
+
+    @Slot()
+    def _on_watch_armed(self) -> None:
+        if self._data_dir is None or self._closed:
+            return
+        self._scanner.rescan(quiet=True)
+        if self._service is not None:
+            self._service.reload()
+        self._update_idle()
 
     @Slot()
     def _on_periodic(self) -> None:

@@ -16,6 +16,7 @@ class _Relay(QObject):
     """Lives on the GUI thread; emitting from a watchdog thread queues the call there."""
 
     arrived = Signal(int, object)  # (watcher generation, WatchEvent)
+    armed = Signal(int)  # (watcher generation)
 
 
 class WatchBridge(QObject):
@@ -30,12 +31,15 @@ class WatchBridge(QObject):
         favorites_changed(): the favorites file changed.
         images_changed(object): the set of image paths that changed (thumbnails).
         data_dir_changed(): the data or runs folder vanished, appeared or was replaced.
+        armed(): the watches of the folder last started are in place (they are set up on
+            the watcher's thread); changes made before then were not seen.
     """
 
     runs_changed = Signal(object)
     favorites_changed = Signal()
     images_changed = Signal(object)
     data_dir_changed = Signal()
+    armed = Signal()
 
     def __init__(self, debounce_ms: int = 200, parent: QObject | None = None) -> None:
         """Create an idle bridge; ``start`` begins watching.
@@ -53,6 +57,7 @@ class WatchBridge(QObject):
         self._data_dir = False
         self._relay = _Relay(self)
         self._relay.arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
+        self._relay.armed.connect(self._on_armed, Qt.ConnectionType.QueuedConnection)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(max(0, debounce_ms))
@@ -85,9 +90,15 @@ class WatchBridge(QObject):
         def forward(event: WatchEvent) -> None:  # on a watchdog thread: no Qt calls but this
             relay.arrived.emit(generation, event)
 
-        self._watcher = DataWatcher(data_dir, forward)
-        self._watcher.start()
-        log.info("watching %s%s", data_dir, " (polling)" if self._watcher.polling else "")
+        def armed() -> None:  # on the watcher's thread, likewise
+            relay.armed.emit(generation)
+
+        self._watcher = DataWatcher(data_dir, forward, on_armed=armed)
+        self._watcher.start()  # returns at once: the watches are set up on its thread
+
+    def wait_armed(self, timeout: float | None = None) -> bool:
+        """Wait (blocking) until the current watcher's watches are in place."""
+        return self._watcher is not None and self._watcher.wait_armed(timeout)
 
     @Slot()
     def stop(self) -> None:
@@ -98,6 +109,11 @@ class WatchBridge(QObject):
         self._generation += 1  # events already queued from that watcher are now stale
         self._timer.stop()
         self._clear()
+
+    @Slot(int)
+    def _on_armed(self, generation: int) -> None:
+        if generation == self._generation:
+            self.armed.emit()
 
     @Slot(int, object)
     def _on_arrived(self, generation: int, event: WatchEvent) -> None:

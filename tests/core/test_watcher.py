@@ -56,6 +56,7 @@ def watch(tmp_path: Path) -> Iterator[Callable[..., tuple[DataWatcher, Events]]]
         events = Events()
         watcher = DataWatcher(data_dir or tmp_path / "data", events, **kwargs)  # type: ignore[arg-type]
         watcher.start()
+        assert watcher.wait_armed(10)
         watchers.append(watcher)
         return watcher, events
 
@@ -231,11 +232,55 @@ def test_watch_limit_falls_back_to_polling(data: Path, watch,
     assert events.wait_for(is_run(RUN_B, "meta.json"))
 
 
+def test_start_returns_at_once_and_the_watches_are_set_up_on_its_thread(
+        data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # inotify's set-up of a big tree takes a while: stand in for it with a gate.
+    gate = threading.Event()
+    schedulers: list[threading.Thread] = []
+    real_schedule = Observer.schedule
+
+    def slow_schedule(self: Observer, *args: object, **kwargs: object) -> object:
+        schedulers.append(threading.current_thread())
+        assert gate.wait(10)
+        return real_schedule(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Observer, "schedule", slow_schedule)
+    events = Events()
+    armed: list[threading.Thread] = []
+    watcher = DataWatcher(data, events, on_armed=lambda: armed.append(threading.current_thread()))
+    try:
+        watcher.start()  # returns while the set-up is held up
+        assert not watcher.wait_armed(0.2)
+        assert armed == []
+        gate.set()
+        assert watcher.wait_armed(10)
+        assert armed and armed[0] is not threading.current_thread()
+        assert threading.current_thread() not in schedulers
+        make_run(data, RUN_A)
+        assert events.wait_for(is_run(RUN_A))
+    finally:
+        gate.set()
+        watcher.stop()
+    assert len(armed) == 1
+
+
+def test_a_watcher_stopped_at_once_leaves_no_thread(data: Path) -> None:
+    for _ in range(20):  # stop() lands before, during or after the set-up
+        before = set(threading.enumerate())
+        armed: list[bool] = []
+        watcher = DataWatcher(data, Events(), on_armed=lambda a=armed: a.append(True))
+        watcher.start()
+        watcher.stop()
+        assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
+        assert len(armed) <= 1
+
+
 def test_stop_is_idempotent_and_silences(data: Path) -> None:
     events = Events()
     watcher = DataWatcher(data, events)
     before = set(threading.enumerate())
     watcher.start()
+    assert watcher.wait_armed(10)
     make_run(data, RUN_A)
     assert events.wait_for(is_run(RUN_A))
     watcher.stop()

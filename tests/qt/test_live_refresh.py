@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor, QPixmap
+from watchdog.observers import Observer
 
 from gallery_desktop.qt.controller import GalleryController
 from gallery_desktop.qt.roles import ImageRole, ThumbState
@@ -59,6 +61,33 @@ def test_a_new_run_appears(qtbot, live: Live) -> None:
                     timeout=LIVE_TIMEOUT_MS)
     assert live.controller.model.row_of(image_id(10, 1)) == 0
     assert "inserted" in live.events
+
+
+def test_a_run_written_while_the_watches_are_set_up_still_appears(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Setting up inotify for a big library takes a while, off the GUI thread: hold it back.
+    gate = threading.Event()
+    real_schedule = Observer.schedule
+
+    def slow_schedule(self: Observer, *args: object, **kwargs: object) -> object:
+        gate.wait(10)
+        return real_schedule(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Observer, "schedule", slow_schedule)
+    data = tmp_path / "data"
+    add_run(data, 0, posts=1)
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    try:
+        open_and_wait(qtbot, controller, data)  # the GUI thread did not wait for the watches
+        add_run(data, 1, posts=1)  # seen by no watch
+        assert controller.model.row_of(image_id(1, 1)) == -1
+        gate.set()
+        # Once the watches are in place, the folder is looked at again.
+        qtbot.waitUntil(lambda: controller.model.row_of(image_id(1, 1)) == 0,
+                        timeout=LIVE_TIMEOUT_MS)
+    finally:
+        gate.set()
+        controller.shutdown()
 
 
 def test_a_run_whose_meta_json_comes_later_and_in_pieces(qtbot, live: Live) -> None:

@@ -77,6 +77,12 @@ def data(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+def start_armed(qtbot: QtBot, bridge: WatchBridge, folder: Path) -> None:
+    """Start watching and wait for the watches: what changes before them is not seen."""
+    with qtbot.waitSignal(bridge.armed, timeout=WAIT_MS):
+        bridge.start(folder)
+
+
 @pytest.fixture
 def bridge(qtbot: QtBot) -> Iterator[WatchBridge]:
     b = WatchBridge(debounce_ms=200)
@@ -86,7 +92,7 @@ def bridge(qtbot: QtBot) -> Iterator[WatchBridge]:
 
 def test_burst_is_coalesced_into_one_emit_on_the_gui_thread(qtbot: QtBot, data: Path,
                                                             bridge: WatchBridge) -> None:
-    bridge.start(data)
+    start_armed(qtbot, bridge, data)
     assert not bridge.polling
     spy = ThreadSideSpy(bridge)
     emits = Emits(bridge)
@@ -112,7 +118,7 @@ def test_burst_is_coalesced_into_one_emit_on_the_gui_thread(qtbot: QtBot, data: 
 def test_favorites_images_and_runs_each_get_their_signal(qtbot: QtBot, data: Path,
                                                          bridge: WatchBridge) -> None:
     run_dir = make_run(data, RUN_A)
-    bridge.start(data)
+    start_armed(qtbot, bridge, data)
     emits = Emits(bridge)
     with qtbot.waitSignal(bridge.favorites_changed, timeout=WAIT_MS):
         write_atomic(data / "gallery-favorites.json", b'{"favorites": {}}')
@@ -127,7 +133,7 @@ def test_favorites_images_and_runs_each_get_their_signal(qtbot: QtBot, data: Pat
 def test_data_folder_deleted_and_recreated(qtbot: QtBot, data: Path,
                                            bridge: WatchBridge) -> None:
     make_run(data, RUN_A)
-    bridge.start(data)
+    start_armed(qtbot, bridge, data)
     with qtbot.waitSignal(bridge.data_dir_changed, timeout=WAIT_MS):
         shutil.rmtree(data)
     with qtbot.waitSignal(bridge.data_dir_changed, timeout=WAIT_MS):
@@ -143,7 +149,7 @@ def test_restart_on_another_folder_forgets_the_first(qtbot: QtBot, tmp_path: Pat
     (first / "runs").mkdir(parents=True)
     (second / "runs").mkdir(parents=True)
     bridge.start(first)
-    bridge.start(second)
+    start_armed(qtbot, bridge, second)
     assert bridge.data_dir == second
     emits = Emits(bridge)
     make_run(first, RUN_A)
@@ -154,7 +160,7 @@ def test_restart_on_another_folder_forgets_the_first(qtbot: QtBot, tmp_path: Pat
 
 
 def test_stop_silences(qtbot: QtBot, data: Path, bridge: WatchBridge) -> None:
-    bridge.start(data)
+    start_armed(qtbot, bridge, data)
     spy = ThreadSideSpy(bridge)
     emits = Emits(bridge)
     make_run(data, RUN_A)
@@ -173,7 +179,7 @@ def test_polling_fall_back_is_reported(qtbot: QtBot, data: Path, bridge: WatchBr
         raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
     monkeypatch.setattr(Observer, "schedule", refuse)
-    bridge.start(data)
+    start_armed(qtbot, bridge, data)
     assert bridge.polling
     with qtbot.waitSignal(bridge.runs_changed, timeout=WAIT_MS,
                           check_params_cb=lambda runs: RUN_A in runs):
