@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 BATCH_IMAGES = 200
 BATCH_SECONDS = 0.05
+# Batches sent but not yet handled by the GUI thread, at most. Qt hands over every queued
+# call waiting when it gets to them in one go, with no paint or timer in between: a worker
+# that runs ahead (a warm start reads runs far faster than rows go in) would freeze the
+# window for the whole backlog (~0.5 s at 30,000 images), where two batches are ~10 ms.
+BATCHES_IN_FLIGHT = 2
 # A meta.json caught half-written is read again this often before it counts as bad.
 PARTIAL_RETRIES = 5
 PARTIAL_RETRY_S = 0.2
@@ -99,6 +104,7 @@ class RunScanner(QObject):
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._outstanding = 0
+        self._batch_slots = threading.Semaphore(BATCHES_IN_FLIGHT)
         self._w_batch.connect(self._on_batch, Qt.ConnectionType.QueuedConnection)
         self._w_changes.connect(self._on_changes, Qt.ConnectionType.QueuedConnection)
         self._w_problems.connect(self._on_problems, Qt.ConnectionType.QueuedConnection)
@@ -219,6 +225,10 @@ class RunScanner(QObject):
 
     def _send_batch(self, job: _Job, batch: list[GalleryImage], runs: int, images: int) -> None:
         texts = {img.id: img.search_text() for img in batch}
+        # Wait for the GUI thread to take an earlier batch (see BATCHES_IN_FLIGHT).
+        while not self._batch_slots.acquire(timeout=0.05):
+            if self._cancelled(job):
+                return
         self._w_batch.emit(job.session, batch, texts, runs, images)
 
     def _rescan(self, job: _Job, state: _State) -> None:
@@ -311,10 +321,13 @@ class RunScanner(QObject):
     @Slot(int, object, object, int, int)
     def _on_batch(self, session: int, images: list[GalleryImage], texts: dict[str, str],
                   runs: int, count: int) -> None:
-        if session == self._session:
-            if images:
-                self.batch_ready.emit(images, texts)
-            self.progress.emit(runs, count)
+        try:
+            if session == self._session:
+                if images:
+                    self.batch_ready.emit(images, texts)
+                self.progress.emit(runs, count)
+        finally:
+            self._batch_slots.release()  # even for an old folder's batch: its slot is free
 
     @Slot(int, object)
     def _on_changes(self, session: int, changes: Changes) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport
 from gallery_desktop.qt import scanner as scanner_module
@@ -114,6 +116,51 @@ def test_batches_stay_small_for_a_timely_first_paint(qtbot, tmp_path) -> None:
         assert len(batches) >= 7 and max(batches) <= 4
         # Newest runs first: the first batch holds the newest images.
         assert [img.run_id for img in rec.rows[:4]] == [run_id(n) for n in (29, 28, 27, 26)]
+    finally:
+        scanner.shutdown()
+
+
+def test_the_worker_runs_at_most_two_batches_ahead_of_the_gui_thread(qtbot, tmp_path) -> None:
+    data = tmp_path / "data"
+    make_runs(data, 40)
+    scanner = RunScanner(batch_images=1)
+    sent = threading.Semaphore(0)
+    # Sees each batch leave the worker, before the GUI thread handles it.
+    scanner._w_batch.connect(lambda *_: sent.release(), Qt.ConnectionType.DirectConnection)
+    try:
+        rec = Recorder(scanner)
+        scanner.open(data)
+        scanner.scan()
+        # The GUI thread handles nothing meanwhile: every batch sent would wait for it.
+        for _ in range(scanner_module.BATCHES_IN_FLIGHT):
+            assert sent.acquire(timeout=10)
+        assert not sent.acquire(timeout=0.5)  # the worker waits for a free slot
+        with qtbot.waitSignal(scanner.finished, timeout=20_000):
+            pass  # the event loop runs: batches are taken, the worker goes on
+        assert len(rec.rows) == 40
+        assert [img.run_id for img in rec.rows[:3]] == [run_id(n) for n in (39, 38, 37)]
+    finally:
+        scanner.shutdown()
+
+
+def test_a_worker_waiting_for_the_gui_thread_is_cancelled_by_a_folder_switch(
+        qtbot, tmp_path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    make_runs(old, 20)
+    make_runs(new, 3, start=100)
+    scanner = RunScanner(batch_images=1)
+    sent = threading.Semaphore(0)
+    scanner._w_batch.connect(lambda *_: sent.release(), Qt.ConnectionType.DirectConnection)
+    try:
+        rec = Recorder(scanner)
+        scanner.open(old)
+        scanner.scan()
+        for _ in range(scanner_module.BATCHES_IN_FLIGHT):
+            assert sent.acquire(timeout=10)
+        scanner.open(new)  # the old scan is stuck waiting: it must give up, not deliver
+        with qtbot.waitSignal(scanner.finished, timeout=20_000):
+            scanner.scan()
+        assert {img.run_id for img in rec.rows} == {run_id(n) for n in (100, 101, 102)}
     finally:
         scanner.shutdown()
 
