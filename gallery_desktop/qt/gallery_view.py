@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -181,6 +182,14 @@ class GalleryView(QListView):
         """New rows may be on screen: report."""
         super().rowsInserted(parent, start, end)
         self.schedule_visible_rows()
+
+    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
+                    bottom_right: QModelIndex | QPersistentModelIndex,
+                    roles: Sequence[int] = ()) -> None:
+        """A row that now shows another file needs its thumbnail asked for: report."""
+        super().dataChanged(top_left, bottom_right, roles)
+        if not roles or int(ImageRole.IMAGE_PATH) in roles:
+            self.schedule_visible_rows()
 
     def reset(self) -> None:
         """The model was reset: report the new visible rows."""

@@ -433,15 +433,25 @@ class GalleryModel(QAbstractListModel):
         old = self._by_id.get(rec.id)
         if old is None or old == rec:
             return False
-        if self._key(old) != self._key(rec):
-            self.remove_images([rec.id])
-            self.insert_images([rec])
-            return True
         row = self.row_of(rec.id)
         self.revision += 1
-        self._drop_lookups(old)
         self._records[row] = rec
-        self._add_lookups([rec])
+        self._by_id[rec.id] = rec
+        self._search[rec.id] = rec.search_text()
+        if old.run_id != rec.run_id:
+            self._drop_run_id(old)
+            self._ids_by_run.setdefault(rec.run_id, set()).add(rec.id)
+        if old.image_path != rec.image_path:
+            # Only then: the thumbnail of an unchanged file stays (a caption was edited).
+            self._drop_path(old)
+            self._add_path(rec)
+        elif old.source != rec.source and rec.image_path is not None:
+            # The file came or went: what was loaded (or failed to) no longer holds.
+            self._pixmaps.pop(rec.image_path)
+            self._broken.pop(rec.image_path, None)
+        if self._key(old) != self._key(rec):
+            self._move(row)  # a move, not a removal: selection and current index stay
+            row = self.row_of(rec.id)
         idx = self.index(row)
         self.dataChanged.emit(idx, idx, _changed_roles(old, rec))
         return True
@@ -674,14 +684,29 @@ class GalleryModel(QAbstractListModel):
         if self._favorites:
             self._favorites_present += len(self._favorites.intersection(ids))
 
+    def _add_path(self, rec: GalleryImage) -> None:
+        """Note that ``rec`` shows its file (one record of ``_add_lookups``)."""
+        path = rec.image_path
+        if path is not None and self._id_by_path.setdefault(path, rec.id) != rec.id:
+            self._more_ids_by_path.setdefault(path, set()).add(rec.id)
+
     def _drop_lookups(self, rec: GalleryImage) -> None:
         del self._by_id[rec.id]
         del self._search[rec.id]
+        self._drop_run_id(rec)
+        self._drop_path(rec)
+        if rec.id in self._favorites:
+            self._favorites_present -= 1
+
+    def _drop_run_id(self, rec: GalleryImage) -> None:
         run_ids = self._ids_by_run.get(rec.run_id)
         if run_ids is not None:
             run_ids.discard(rec.id)
             if not run_ids:
                 del self._ids_by_run[rec.run_id]
+
+    def _drop_path(self, rec: GalleryImage) -> None:
+        """Forget that ``rec`` shows its file; the thumbnail goes when nobody else does."""
         path = rec.image_path
         if path is not None:
             extra = self._more_ids_by_path.get(path)
@@ -697,8 +722,6 @@ class GalleryModel(QAbstractListModel):
                 extra.discard(rec.id)
             if extra is not None and not extra:
                 del self._more_ids_by_path[path]
-        if rec.id in self._favorites:
-            self._favorites_present -= 1
 
     def _ids_for_path(self, path: str) -> list[str]:
         first = self._id_by_path.get(path)

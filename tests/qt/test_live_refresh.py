@@ -19,8 +19,10 @@ from PySide6.QtGui import QColor, QPixmap
 from watchdog.observers import Observer
 
 from gallery_desktop.qt.controller import GalleryController
+from gallery_desktop.qt.main_window import MainWindow
 from gallery_desktop.qt.roles import ImageRole, ThumbState
-from tests.factories import make_image
+from gallery_desktop.qt.settings import AppSettings
+from tests.factories import make_image, make_run
 from tests.qt.test_controller import add_run, image_id, open_and_wait, run_id
 
 LIVE_TIMEOUT_MS = 10_000
@@ -189,6 +191,44 @@ def test_a_replaced_image_refreshes_its_thumbnail(qtbot, live: Live) -> None:
         return isinstance(pixmap, QPixmap) and center(pixmap).blue() > 150
 
     qtbot.waitUntil(turned_blue, timeout=LIVE_TIMEOUT_MS)
+
+
+def test_a_shown_row_that_now_names_another_file_gets_its_thumbnail(qtbot, tmp_path) -> None:
+    # The studio writes the final image, then points the post at it instead of the raw one.
+    data = tmp_path / "data"
+    rid = run_id(0)
+    run_dir = make_run(data, rid, [{"index": 1, "imagePrompt": "p",
+                                    "rawImageUrl": f"/data/runs/{rid}/raw-1.png"}])
+    make_image(run_dir / "final-1.png", color="#2980b9")
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    window = MainWindow(controller, AppSettings.from_file(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        with qtbot.waitSignal(controller.scan_finished, timeout=LIVE_TIMEOUT_MS):
+            window.open_data_dir(data)
+        index = window.view.model().index(0, 0)
+        qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
+                        timeout=LIVE_TIMEOUT_MS)  # raw-1.png's thumbnail
+        # Settled: no thumbnail-size change (it would ask for every shown row again) and
+        # no visible-rows report is pending.
+        qtbot.waitUntil(lambda: controller.is_idle() and not window._size_timer.isActive()
+                        and not window.view.has_pending_visible_rows(), timeout=LIVE_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
+                        timeout=LIVE_TIMEOUT_MS)
+        meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
+        meta["posts"][0]["finalImageUrl"] = f"/data/runs/{rid}/final-1.png"
+        (run_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        final = str((run_dir / "final-1.png").resolve())
+        qtbot.waitUntil(lambda: index.data(ImageRole.IMAGE_PATH) == final,
+                        timeout=LIVE_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
+                        timeout=LIVE_TIMEOUT_MS)
+    finally:
+        window.close()
+        controller.shutdown()
 
 
 def test_selection_and_order_survive_live_changes(qtbot, live: Live) -> None:

@@ -210,6 +210,45 @@ def test_changed_time_moves_the_row(qtbot, model: GalleryModel) -> None:
     assert not model.update_image(rec(7))
 
 
+def test_a_moved_row_keeps_its_persistent_index_and_thumbnail(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2), rec(3)])
+    model.set_thumbnail(rec(1).image_path, thumb())
+    held = QPersistentModelIndex(model.index_of(rec(1).id))  # what a selection holds
+    events: list[str] = []
+    model.rowsRemoved.connect(lambda *_: events.append("removed"))
+    model.rowsMoved.connect(lambda *_: events.append("moved"))
+    assert model.update_image(rec(1, ts=10.0, slide_text="Newer"))
+    assert events == ["moved"]
+    assert held.isValid() and held.row() == 0 and held.data() == "Newer"
+    assert model.has_thumbnail(rec(1).image_path)
+
+
+def test_an_edited_caption_keeps_the_thumbnail(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1), rec(2)])
+    model.set_thumbnail(rec(1).image_path, thumb())
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        assert model.update_image(rec(1, slide_text="Rewritten"))
+    roles = blocker.args[2]
+    assert int(Qt.ItemDataRole.DisplayRole) in roles
+    assert int(Qt.ItemDataRole.DecorationRole) not in roles
+    index = model.index_of(rec(1).id)
+    assert index.data(ImageRole.THUMB_STATE) == ThumbState.READY
+    assert index.data() == "Rewritten"
+
+
+def test_a_file_that_appears_is_loaded_again(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1, source=ImageSource.LOCAL)])
+    model.set_thumbnail_failed(rec(1).image_path, "file not found")
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.BROKEN
+    model.update_image(rec(1, source=ImageSource.MISSING))
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.MISSING
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        model.update_image(rec(1, source=ImageSource.LOCAL))
+    assert int(ImageRole.IMAGE_PATH) in blocker.args[2]  # the view asks for it again
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+    assert model.needs_thumbnail(0) == rec(1).image_path
+
+
 def test_usage_count_updates_one_role(qtbot, model: GalleryModel) -> None:
     model.insert_images([rec(1)])
     with qtbot.waitSignal(model.dataChanged) as blocker:
