@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -62,7 +63,10 @@ class FavoritesStore:
         self._path = Path(path)
         self._lock_timeout = lock_timeout
         self._parse_retry_s = parse_retry_s
-        self._file_lock = WriterLock(lock_path_for(self._path))
+        # Next to the file that is written, not the link to it: two links to one file
+        # (two data folders, two spellings) must share one lock. Re-made when the link
+        # is pointed elsewhere.
+        self._file_lock = WriterLock(lock_path_for(self._written_path()))
         self._io_lock = threading.Lock()  # one disk operation at a time; held across I/O
         self._state_lock = threading.Lock()  # guards memory; never held across I/O
         self._doc = FavoritesData()
@@ -116,7 +120,7 @@ class FavoritesStore:
         Also removes temp files that crashed writers left behind.
         """
         with self._io_lock:
-            fsutil.remove_stale_temp_files(self._path)
+            fsutil.remove_stale_temp_files(self._written_path())
             self._sig = None  # force a full read
             self._refresh()
 
@@ -212,11 +216,18 @@ class FavoritesStore:
             except OSError as err:
                 raise self._write_error(err.strerror or str(err), err) from err
 
+    def _written_path(self) -> Path:
+        """The file writes replace: ``path``, or the file it links to (see write_atomic)."""
+        return Path(os.path.realpath(self._path)) if self._path.is_symlink() else self._path
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        lock_path = lock_path_for(self._written_path())
+        if lock_path != self._file_lock.path:
+            self._file_lock = WriterLock(lock_path)
         if not self._file_lock.acquire(self._lock_timeout):
             reason = (f"another gallery-desktop process has held "
-                      f"{lock_path_for(self._path).name} for over {self._lock_timeout:g} s")
+                      f"{lock_path.name} for over {self._lock_timeout:g} s")
             raise self._write_error(reason, TimeoutError(reason))
         try:
             yield

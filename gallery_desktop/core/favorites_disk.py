@@ -67,6 +67,11 @@ class WriterLock:
         if fcntl is None:
             self._fallback = FileLock(str(path), thread_local=False)
 
+    @property
+    def path(self) -> Path:
+        """The lock file."""
+        return self._path
+
     def acquire(self, timeout: float) -> bool:
         """Take the lock, waiting up to ``timeout`` seconds for another holder.
 
@@ -120,9 +125,12 @@ class WriterLock:
     def _open(self) -> int:
         try:
             return os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
-        except PermissionError:
+        except PermissionError as denied:
             # Another user's lock file: flock needs no write access.
-            return os.open(self._path, os.O_RDONLY)
+            try:
+                return os.open(self._path, os.O_RDONLY)
+            except FileNotFoundError:  # no lock file: the folder itself is not writable
+                raise denied from None
 
     def _is_in_place(self, fd: int) -> bool:
         try:
@@ -240,7 +248,9 @@ def set_aside(path: Path, data: bytes) -> Path:
     """Keep an unusable ``path`` under a unique ``<stem>.corrupt-<UTC time><suffix>`` name.
 
     A hard link leaves the file itself in place until a new one replaces it, so a write
-    that then fails changes nothing; where links are unsupported, ``data`` is copied.
+    that then fails changes nothing; where links are unsupported, ``data`` is copied. A
+    symlinked ``path`` keeps the file it names (the write goes there): linking the link
+    would keep only a second name for the file about to be replaced.
 
     Args:
         path: The unusable file.
@@ -257,7 +267,7 @@ def set_aside(path: Path, data: bytes) -> Path:
         aside = path.with_name(f"{path.stem}.corrupt-{stamp}{'' if n == 1 else f'-{n}'}"
                                f"{path.suffix}")
         try:
-            os.link(path, aside)
+            os.link(os.path.realpath(path), aside)
             return aside
         except FileExistsError:
             continue

@@ -33,12 +33,38 @@ def _umask() -> int:
     return 0o022
 
 
-def _new_file_mode(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets what ``open()`` would give it."""
+def _existing(path: Path) -> os.stat_result | None:
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        return os.stat(path)
     except OSError:
-        return 0o666 & ~_umask()
+        return None
+
+
+def _new_file_mode(existing: os.stat_result | None) -> int:
+    """Keep an existing file's permissions; a new file gets what ``open()`` would give it."""
+    return stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~_umask()
+
+
+def _keep_owner(fd: int, existing: os.stat_result | None) -> None:
+    """Give the new file the old one's owner and group, as far as we may.
+
+    A file shared with the web server (its account, or a shared group) must stay writable
+    for it. Only root can give a file away; anyone can set a group they belong to.
+    """
+    if existing is None or not hasattr(os, "fchown"):
+        return
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) == (existing.st_uid, existing.st_gid):
+        return
+    for uid in (existing.st_uid, -1):
+        try:
+            os.fchown(fd, uid, existing.st_gid)
+            return
+        except PermissionError:
+            continue
+        except OSError as err:  # e.g. a file system without owners
+            log.debug("cannot keep the owner of %d: %s", fd, err)
+            return
 
 
 def temp_prefix(path: Path) -> str:
@@ -121,10 +147,11 @@ def settled(written: os.stat_result) -> bool:
 def write_atomic(path: Path, data: bytes) -> os.stat_result:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
-    Writes a temp file in the same folder (with ``path``'s permissions, or the umask's
-    for a new file), fsyncs it, renames it over ``path`` and fsyncs the folder. On any
-    failure the temp file is removed and ``path`` is untouched. Once the rename is done
-    the write counts as done: a failing folder fsync is only logged.
+    Writes a temp file in the same folder (with ``path``'s permissions, owner and group
+    as far as allowed, or the umask's for a new file), fsyncs it, renames it over
+    ``path`` and fsyncs the folder. On any failure the temp file is removed and ``path``
+    is untouched. Once the rename is done the write counts as done: a failing folder
+    fsync is only logged.
 
     Args:
         path: The file to (re)place; its folder must exist. A symlink stays a link: the
@@ -143,13 +170,15 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
         # Renaming over the link would turn it into a plain file here and leave the file it
         # names (on a synced drive, say) behind with stale content.
         path = Path(os.path.realpath(path))
-    mode = _new_file_mode(path)
+    existing = _existing(path)
+    mode = _new_file_mode(existing)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
     try:
         try:
             if hasattr(os, "fchmod"):
                 # mkstemp makes 0600 files: other readers (the web server, when it runs
                 # as another user) would lose access after our first write.
+                _keep_owner(fd, existing)  # first: a change of owner may clear mode bits
                 os.fchmod(fd, mode)
             # Raw os.write: no extra buffer copy of large payloads, and a full disk
             # surfaces here as OSError(ENOSPC) rather than later on close.

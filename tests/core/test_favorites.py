@@ -627,3 +627,60 @@ def test_a_symlinked_favorites_file_stays_a_link(path: Path, tmp_path: Path) -> 
     assert store.favorites() == {"img_b", "img_c"}
     assert json.loads(target.read_bytes())["favorites"] == {"img_b": True, "img_c": True}
     assert path.is_symlink()
+
+
+# --- A symlinked favorites file (on a synced drive, say) ------------------------------------
+
+
+def linked_favorites(tmp_path: Path, content: bytes) -> tuple[Path, Path]:
+    """``data/gallery-favorites.json`` as a link to a file in another folder."""
+    data = tmp_path / "data"
+    data.mkdir()
+    target = tmp_path / "synced" / "gallery-favorites.json"
+    target.parent.mkdir()
+    target.write_bytes(content)
+    link = data / "gallery-favorites.json"
+    link.symlink_to(target)
+    return link, target
+
+
+@pytest.mark.parametrize("content", [
+    b'{"favorites": {"img_a": true, "img_b": tru',  # hand-edited, broken
+    b'{"favorites": {"img_a": "yes"}, "usageCounts": {"img_a": "3"}}',  # entries dropped
+])
+def test_a_symlinked_file_that_could_not_be_read_whole_is_kept_aside_intact(
+        tmp_path: Path, content: bytes) -> None:
+    link, target = linked_favorites(tmp_path, content)
+    store = FavoritesStore(link, parse_retry_s=0.0)
+    store.load()
+    store.set_favorite("img_c", True)
+    asides = sorted(link.parent.glob("gallery-favorites.corrupt-*.json"))
+    assert len(asides) == 1
+    assert not asides[0].is_symlink()
+    assert asides[0].read_bytes() == content
+    assert link.is_symlink() and json.loads(target.read_bytes())["favorites"]["img_c"] is True
+
+
+def test_load_removes_stale_temp_files_beside_the_linked_file(tmp_path: Path) -> None:
+    link, target = linked_favorites(tmp_path, b'{"favorites": {}, "usageCounts": {}}')
+    stale = target.parent / ".gallery-favorites.json.abc123.tmp"  # where writes put them
+    stale.write_bytes(b"half")
+    old = stale.stat().st_mtime - 3600
+    os.utime(stale, (old, old))
+    FavoritesStore(link).load()
+    assert not stale.exists()
+
+
+def test_two_links_to_one_file_share_one_writer_lock(tmp_path: Path) -> None:
+    link, target = linked_favorites(tmp_path, b'{"favorites": {}, "usageCounts": {}}')
+    other = tmp_path / "other-data" / "gallery-favorites.json"
+    other.parent.mkdir()
+    other.symlink_to(target)
+    first, second = FavoritesStore(link, lock_timeout=0.2), FavoritesStore(other)
+    first.load()
+    second.load()
+    # The other library is between its read and its rename: this write must wait.
+    with second._locked(), pytest.raises(FavoritesWriteError, match="held"):
+        first.set_favorite("img_a", True)
+    assert first.set_favorite("img_a", True) is True
+    assert lock_path_for(target).exists()

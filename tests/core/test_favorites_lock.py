@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import os
+import tempfile
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -93,3 +95,49 @@ def test_falls_back_to_filelock_where_flock_is_unsupported(
     other = FileLock(str(lock_file))
     other.acquire(timeout=1.0)
     other.release()
+
+
+def _heart_in(path: Path) -> str:
+    store = FavoritesStore(path, lock_timeout=0.2)
+    store.load()
+    try:
+        store.set_favorite("img_a", True)
+    except FavoritesWriteError as err:
+        return str(err)
+    return "saved"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="runs the write as another user")
+def test_a_read_only_data_folder_is_reported_as_such(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "gallery-favorites.json"
+    path.write_text('{"favorites": {}, "usageCounts": {}}', encoding="utf-8")
+    data.chmod(0o555)
+    try:
+        if os.geteuid() != 0:
+            message = _heart_in(path)
+        else:  # root writes anywhere: try it as nobody, in a child process
+            for folder in (tmp_path, *tmp_path.parents):
+                if folder == Path(tempfile.gettempdir()) or folder == folder.parent:
+                    break
+                folder.chmod(folder.stat().st_mode | 0o055)
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                try:
+                    os.close(read)
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    os.write(write, _heart_in(path).encode())
+                except BaseException as err:
+                    os.write(write, f"child failed: {err!r}".encode())
+                finally:
+                    os._exit(0)
+            os.close(write)
+            with os.fdopen(read, "rb") as f:
+                message = f.read().decode()
+            os.waitpid(pid, 0)
+        assert "Permission denied" in message, message
+    finally:
+        data.chmod(0o755)

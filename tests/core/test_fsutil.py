@@ -102,3 +102,16 @@ def test_a_symlinked_file_stays_a_link_and_its_target_is_replaced(tmp_path: Path
     assert (st.st_ino, st.st_size) == (target.stat().st_ino, 3)
     assert sorted(p.name for p in elsewhere.iterdir()) == ["gallery-favorites.json"]
     assert sorted(p.name for p in link.parent.iterdir()) == ["gallery-favorites.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="giving a file to another owner needs root")
+def test_a_write_keeps_the_files_owner_group_and_mode(tmp_path: Path) -> None:
+    path = tmp_path / "gallery-favorites.json"
+    path.write_bytes(b"{}")
+    os.chown(path, 4321, 4322)  # the web server's account and a shared group
+    os.chmod(path, 0o664)
+    fsutil.write_atomic(path, b'{"favorites": {}}')
+    st = path.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (4321, 4322, 0o664)
+    assert path.read_bytes() == b'{"favorites": {}}'
