@@ -31,6 +31,9 @@ PNG_COMPRESS_LEVEL = 1
 # Beyond it, put() and put_later() do the work themselves.
 WRITE_QUEUE_MAX_BYTES = 64 * 1024 * 1024
 _WRITER_IDLE_S = 2.0
+# Encoded thumbnails kept in memory, at most (on top of the model's pixmaps): ~700 JPEG
+# entries at 256 px, where 2,048 transparent PNGs at 1024 px would be ~5 GB.
+MEMORY_BYTES = 64 * 1024 * 1024
 # Nice value of the writer thread: it gets the CPU that decoding leaves over.
 WRITER_NICE = 10
 _STALE_TEMP_S = 60.0
@@ -122,18 +125,22 @@ class ThumbnailCache:
     """
 
     def __init__(self, cache_dir: Path, memory_items: int = 2048, *,
-                 write_behind: bool = True) -> None:
+                 memory_bytes: int = MEMORY_BYTES, write_behind: bool = True) -> None:
         """Create a cache rooted at ``cache_dir`` (made on first write).
 
         Args:
             cache_dir: Folder for the cache files.
             memory_items: How many encoded thumbnails to keep in memory (>= 0).
+            memory_bytes: And how many bytes of them at most: entries at a large edge
+                (a transparent PNG at 1024 px is ~3 MB) would otherwise add up to gigabytes.
             write_behind: Write disk entries on a background thread (True) or in ``put``.
         """
         self._dir = cache_dir
         self._dir_str = os.fspath(cache_dir)
         self._memory_items = max(0, memory_items)
+        self._memory_budget = max(0, memory_bytes)
         self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._memory_used = 0
         self._lock = threading.Lock()
         self._write_behind = write_behind
         self._writes: deque[tuple[str, bytes | Callable[[], Image.Image], int]] = deque()
@@ -292,7 +299,9 @@ class ThumbnailCache:
             if key is None:
                 return
         with self._lock:
-            self._memory.pop(key, None)
+            dropped = self._memory.pop(key, None)
+            if dropped is not None:
+                self._memory_used -= len(dropped)
         for suffix in ENTRY_SUFFIXES:
             try:
                 self.file_for(key, suffix).unlink(missing_ok=True)
@@ -303,6 +312,11 @@ class ThumbnailCache:
         """How many thumbnails the in-memory part holds."""
         with self._lock:
             return len(self._memory)
+
+    def memory_size(self) -> int:
+        """How many bytes of encoded thumbnails the in-memory part holds."""
+        with self._lock:
+            return self._memory_used
 
     def _write(self, key: str, data: bytes) -> None:
         """Write one entry to disk, atomically; failures are logged."""
@@ -401,13 +415,17 @@ class ThumbnailCache:
 
     def _remember(self, key: str, data: bytes) -> None:
         """Keep ``data`` in the in-memory LRU, evicting the least recently used."""
-        if self._memory_items == 0:
+        if self._memory_items == 0 or len(data) > self._memory_budget:
             return
         with self._lock:
+            old = self._memory.pop(key, None)
+            if old is not None:
+                self._memory_used -= len(old)
             self._memory[key] = data
-            self._memory.move_to_end(key)
-            while len(self._memory) > self._memory_items:
-                self._memory.popitem(last=False)
+            self._memory_used += len(data)
+            while (len(self._memory) > self._memory_items
+                   or self._memory_used > self._memory_budget):
+                self._memory_used -= len(self._memory.popitem(last=False)[1])
 
 
 def _read_if_present(file: str) -> bytes | None:

@@ -169,6 +169,25 @@ def test_memory_part_is_a_bounded_lru(tmp_path: Path) -> None:
     assert found == [True, False, False, True, True]
 
 
+def test_memory_part_is_bounded_in_bytes_too(tmp_path: Path) -> None:
+    srcs = [make_image(tmp_path / f"{i}.png", size=(300, 200)) for i in range(6)]
+    sizes = []
+    cache = ThumbnailCache(tmp_path / "cache", memory_items=100, memory_bytes=1)
+    for src in srcs:
+        sizes.append(len(cache.put(src, EDGE, thumb_of(src))))
+    assert cache.memory_len() == 0 and cache.memory_size() == 0  # none fits
+    budget = sizes[0] + sizes[1] + sizes[2] // 2  # two and a half entries
+    cache = ThumbnailCache(tmp_path / "cache2", memory_items=100, memory_bytes=budget)
+    for src in srcs:
+        cache.put(src, EDGE, thumb_of(src))
+        assert cache.memory_size() <= budget
+    assert cache.memory_len() == 2
+    assert cache.memory_size() == sum(sizes[-2:])
+    cache.discard(srcs[-1], EDGE)
+    assert cache.memory_len() == 1 and cache.memory_size() == sizes[-2]
+    assert cache.flush(timeout=10)
+
+
 def test_zero_memory_items_still_uses_disk(tmp_path: Path) -> None:
     src = make_image(tmp_path / "a.png")
     cache = ThumbnailCache(tmp_path / "cache", memory_items=0)
