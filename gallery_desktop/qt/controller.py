@@ -243,8 +243,7 @@ class GalleryController(QObject):
         edge = edge_for(px, screen.devicePixelRatio() if screen is not None else 1.0)
         if edge == self._loader.edge or self._closed:
             return
-        self._loader.shutdown()
-        self._loader.deleteLater()
+        self._loader.retire()  # no wait for decodes in flight: their results are dropped
         self._loader = self._make_loader(edge)
         self.model.clear_thumbnails()
         self.set_visible_rows(self._visible_rows)

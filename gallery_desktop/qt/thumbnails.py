@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # the GUI thread (a new thumbnail size) must not hang on a slow disk.
 SHUTDOWN_WAIT_MS = 5000
 SHUTDOWN_FLUSH_MS = 1000
+# How often a retired loader looks whether its last decode is done (then it goes).
+RETIRE_POLL_MS = 100
 
 # While workers keep producing, finished thumbnails wait up to this long for the GUI
 # thread instead of waking it one by one: every wake-up costs the GUI thread CPU and the
@@ -373,6 +375,29 @@ class ThumbnailLoader(QObject):
             log.warning("thumbnail workers still busy after %d ms", SHUTDOWN_WAIT_MS)
         if self._cache is not None and not self._cache.flush(timeout=SHUTDOWN_FLUSH_MS / 1000):
             log.info("thumbnail cache writes still pending at shutdown; they continue")
+
+    def retire(self) -> None:
+        """Stop without waiting, then delete this loader once its threads are done.
+
+        Queued work is dropped and running decodes finish unseen; the cache's writes go
+        on on its writer thread. For a change of thumbnail size: the GUI thread must not
+        wait for a decode in flight, which takes seconds for the largest images allowed.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._queue.close()
+        self._drain_timer.stop()
+        reaper = QTimer(self, interval=RETIRE_POLL_MS)
+
+        def reap() -> None:
+            if self._pool.activeThreadCount() == 0:
+                reaper.stop()
+                self.deleteLater()
+
+        reaper.timeout.connect(reap)
+        reaper.start()
+        reap()
 
     def pending(self) -> int:
         """Requests not answered yet (queued, or decoded but not yet delivered)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 
 from gallery_desktop.qt import controller as controller_module
+from gallery_desktop.qt import thumbnails as thumbnails_module
 from gallery_desktop.qt.controller import GalleryController, edge_for
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 from tests.factories import make_image, make_run
@@ -273,6 +275,39 @@ def test_thumbnail_size_picks_an_edge_and_reloads_visible_rows(qtbot, controller
     qtbot.waitUntil(controller.is_idle, timeout=10_000)
     assert controller.proxy.index(0, 0).data(ImageRole.THUMB_STATE) == ThumbState.READY
     assert edge_for(300, 2.0) == 768 and edge_for(5000, 1.0) == 1024
+
+
+def test_a_new_thumbnail_size_does_not_wait_for_a_decode_in_flight(
+        qtbot, controller, data, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A decode of the largest allowed image takes seconds: stand in for one with a gate.
+    gate, decoding = threading.Event(), threading.Event()
+    real_decode = thumbnails_module.decode_reduced
+
+    def slow_decode(path: object, edge: int) -> object:
+        if edge != edge_for(100, 1.0):
+            decoding.set()
+            assert gate.wait(10)
+        return real_decode(path, edge)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(thumbnails_module, "decode_reduced", slow_decode)
+    open_and_wait(qtbot, controller, data)
+    old = controller._loader
+    gone: list[bool] = []
+    old.destroyed.connect(lambda: gone.append(True))
+    # Should the GUI thread wait for the decode after all, this opens the gate for it.
+    valve = threading.Timer(5.0, gate.set)
+    try:
+        controller.set_visible_rows([0])
+        assert decoding.wait(10)
+        valve.start()
+        controller.set_thumbnail_size(100)  # returns while the old decode is held up
+        assert not gate.is_set() and not gone
+        qtbot.waitUntil(controller.is_idle, timeout=10_000)  # the new loader's thumbnails
+        assert controller.proxy.index(0, 0).data(ImageRole.THUMB_STATE) == ThumbState.READY
+    finally:
+        valve.cancel()
+        gate.set()
+    qtbot.waitUntil(lambda: bool(gone), timeout=10_000)  # the old loader goes once done
 
 
 def test_problems_include_bad_runs_and_a_corrupt_favorites_file(qtbot, controller, data
