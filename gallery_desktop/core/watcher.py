@@ -110,6 +110,11 @@ class DataWatcher:
         self._control: threading.Thread | None = None
         self._data_handler = _Handler(self._on_data_event)
         self._anchor_handler = _Handler(self._on_anchor_event)
+        # A favorites file that is a symlink is written where it points (the web server
+        # writes through the link, we replace its target): that folder is watched too.
+        self._fav_target: Path | None = None
+        self._fav_watch: ObservedWatch | None = None
+        self._fav_handler = _Handler(self._on_fav_target_event)
 
     @property
     def data_dir(self) -> Path:
@@ -179,7 +184,8 @@ class DataWatcher:
                     self._data_dir, err, self._poll_interval_s)
         old = self._observer
         self._polling = True
-        self._data_watch = self._anchor_watch = None
+        self._data_watch = self._anchor_watch = self._fav_watch = None
+        self._fav_target = None
         self._data_ident = None
         self._anchor = None
         self._observer = PollingObserver(timeout=self._poll_interval_s)
@@ -222,6 +228,7 @@ class DataWatcher:
             was_polling = self._polling
             changed = self._arm_data_dir() or changed
             self._arm_anchor()
+            self._arm_favorites_target()
             if self._polling == was_polling:
                 break
         if changed and self._armed_once:
@@ -253,6 +260,18 @@ class DataWatcher:
         self._unschedule(self._anchor_watch)
         self._anchor_watch = self._schedule(anchor, self._anchor_handler, False)
         self._anchor = anchor if self._anchor_watch is not None else None
+
+    def _arm_favorites_target(self) -> None:
+        """Watch the folder of the file a symlinked favorites file points to (not recursive)."""
+        link = self._data_dir / self._favorites_name
+        target = Path(os.path.realpath(link)) if link.is_symlink() else None
+        if target == self._fav_target and (target is None or self._fav_watch is not None):
+            return
+        self._unschedule(self._fav_watch)
+        self._fav_watch = None
+        self._fav_target = target
+        if target is not None and target.parent.is_dir():
+            self._fav_watch = self._schedule(target.parent, self._fav_handler, False)
 
     def _control_loop(self) -> None:
         with self._lock:
@@ -294,6 +313,13 @@ class DataWatcher:
             if path == self._data_dir or path in self._data_dir.parents:
                 self._wake.set()
 
+    def _on_fav_target_event(self, event: FileSystemEvent) -> None:
+        target = self._fav_target
+        if target is None or event.event_type in _IGNORED_TYPES:
+            return
+        if any(Path(raw) == target for raw in _event_paths(event)):
+            self._emit(WatchEvent("favorites", self._data_dir / self._favorites_name))
+
     def _on_data_event(self, event: FileSystemEvent) -> None:
         kind = event.event_type
         if kind in _IGNORED_TYPES or (event.is_directory and kind in ("modified", "attrib")):
@@ -306,6 +332,8 @@ class DataWatcher:
                     self._wake.set()
                 continue
             for watch_event in self.classify(path, is_directory=event.is_directory):
+                if watch_event.kind == "favorites":
+                    self._wake.set()  # the link may point elsewhere now: look again
                 self._emit(watch_event)
 
     def classify(self, path: Path, *, is_directory: bool = False) -> list[WatchEvent]:

@@ -275,6 +275,44 @@ def test_a_watcher_stopped_at_once_leaves_no_thread(data: Path) -> None:
         assert len(armed) <= 1
 
 
+def test_a_symlinked_favorites_file_is_watched_where_it_points(tmp_path: Path, data: Path,
+                                                               watch) -> None:
+    synced = tmp_path / "synced"
+    synced.mkdir()
+    target = synced / "gallery-favorites.json"
+    target.write_bytes(b"{}")
+    link = data / "gallery-favorites.json"
+    link.symlink_to(target)
+    _, events = watch(data)
+
+    def favorites() -> bool:
+        return events.wait_for(lambda e: e.kind == "favorites" and e.path == link)
+
+    with open(link, "w", encoding="utf-8") as f:  # the web server: in place, through the link
+        f.write('{"favorites": {"img_a": true}}')
+    assert favorites()
+    events.clear()
+    write_atomic(link, b'{"favorites": {}}')  # ours: the target is replaced by a rename
+    assert favorites()
+    events.clear()
+    # The link pointed at another file: that one is watched from then on.
+    elsewhere = tmp_path / "elsewhere" / "gallery-favorites.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(b"{}")
+    link.unlink()
+    link.symlink_to(elsewhere)
+    assert favorites()  # the link itself changed
+    # The new target's folder is watched once the watcher's thread has looked again:
+    # write until a write is seen (the first may come before that).
+    for _ in range(50):
+        events.clear()
+        elsewhere.write_bytes(b'{"favorites": {"img_b": true}}')
+        if events.wait_for(lambda e: e.kind == "favorites", timeout=0.2):
+            break
+    else:
+        pytest.fail("writes to the file the link now names are not seen")
+
+
 def test_stop_is_idempotent_and_silences(data: Path) -> None:
     events = Events()
     watcher = DataWatcher(data, events)

@@ -169,6 +169,30 @@ def test_favorites_changed_by_another_process_update_hearts(qtbot, live: Live) -
     assert "changed" in live.events
 
 
+def test_a_symlinked_favorites_file_changed_by_the_web_studio_updates_hearts(
+        qtbot, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for n in range(3):
+        add_run(data, n)
+    synced = tmp_path / "synced"
+    synced.mkdir()
+    target = synced / "gallery-favorites.json"
+    target.write_text(json.dumps({"favorites": {}, "usageCounts": {}}), encoding="utf-8")
+    (data / "gallery-favorites.json").symlink_to(target)
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    try:
+        open_and_wait(qtbot, controller, data)
+        assert controller._watch.wait_armed(10)
+        assert not controller.model.is_favorite(image_id(1))
+        # The web server's fs.writeFile: in place, through the link.
+        with open(data / "gallery-favorites.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps({"favorites": {image_id(1): True}, "usageCounts": {}}))
+        qtbot.waitUntil(lambda: controller.model.is_favorite(image_id(1)),
+                        timeout=LIVE_TIMEOUT_MS)
+    finally:
+        controller.shutdown()
+
+
 def test_a_replaced_image_refreshes_its_thumbnail(qtbot, live: Live) -> None:
     controller = live.controller
     row = live.proxy_row(image_id(3))
