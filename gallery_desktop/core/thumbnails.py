@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 # DecompressionBombError (above twice its limit) is caught and reported the same way.
 MAX_IMAGE_PIXELS: int = 8192 * 8192
 
+# The reason given when the file is not there (callers may look at the run again).
+FILE_NOT_FOUND = "file not found"
+
 # Formats we let Pillow open. Anything else (EPS runs Ghostscript, PSD, FITS, ...) is
 # refused: the studio writes PNG/JPEG/WebP, and every extra parser is attack surface.
 # Only those this Pillow build registers (older ones list MPO apart from JPEG; AVIF may
@@ -114,7 +117,7 @@ def decode_reduced(path: FilePath, edge: int) -> tuple[Image.Image, tuple[int, i
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:
-        raise ThumbnailError("file not found") from None
+        raise ThumbnailError(FILE_NOT_FOUND) from None
     except OSError as err:
         raise ThumbnailError(f"cannot read file: {err.strerror or err}") from None
     if size == 0:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 from gallery_desktop.core.favorites import FavoritesStore
 from gallery_desktop.core.records import GalleryImage, ScanReport, SkippedItem
 from gallery_desktop.core.thumbcache import ThumbnailCache
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.core.thumbprune import DEFAULT_BUDGET_BYTES, PruneResult, prune_cache
 from gallery_desktop.qt.favorites_service import FavoritesService
 from gallery_desktop.qt.model import GalleryModel
@@ -434,6 +435,12 @@ class GalleryController(QObject):
     @Slot(object, str)
     def _on_thumbnail_failed(self, path: str, reason: str) -> None:
         self.model.set_thumbnail_failed(path, reason)
+        if reason == FILE_NOT_FOUND:
+            # Deleted since its run was read (a warm start trusts the run index, and the
+            # watcher may have missed it): read the run again, so the row says "missing".
+            runs = {rec.run_id for rec in map(self.model.get, self.model.ids_of_path(path))
+                    if rec is not None}
+            self._scanner.refresh(runs)
         self._update_idle()
 
     # watcher

@@ -310,6 +310,24 @@ def test_a_new_thumbnail_size_does_not_wait_for_a_decode_in_flight(
     qtbot.waitUntil(lambda: bool(gone), timeout=10_000)  # the old loader goes once done
 
 
+def test_an_image_deleted_while_the_app_was_closed_shows_as_missing(qtbot, tmp_path: Path,
+                                                                     data) -> None:
+    first = GalleryController(tmp_path / "cache")
+    open_and_wait(qtbot, first, data)  # fills the run index
+    first.shutdown()
+    (data / "runs" / run_id(5) / "slide-1.png").unlink()  # meta.json stays as it was
+    second = GalleryController(tmp_path / "cache")
+    try:
+        open_and_wait(qtbot, second, data)  # a warm start: the index still says "local"
+        row = second.proxy.map_from_model(second.model.index_of(image_id(5))).row()
+        second.set_visible_rows([row])
+        index = second.proxy.index(row, 0)
+        qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.MISSING,
+                        timeout=10_000)
+    finally:
+        second.shutdown()
+
+
 def test_problems_include_bad_runs_and_a_corrupt_favorites_file(qtbot, controller, data
                                                                 ) -> None:
     make_run(data, run_id(30), raw=b"{ not json")
