@@ -17,7 +17,7 @@ from gallery_desktop.core.runs import gc_paused
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
@@ -29,9 +29,11 @@ _SOURCES = {s.value: s for s in ImageSource}
 _NOT_NAMES = ("", ".", "..")
 
 # (mtime_ns, size, result, whether some image was missing when stored). Entries loaded from
-# the file hold their plain tuples (and None) until first looked up, so a warm start shows
-# its first runs without waiting for every record to be built.
-_Entry = tuple[int, int, RunResult | tuple[Any, ...], bool | None]
+# the file hold their run's marshal bytes (and None) until first looked up, so a warm start
+# shows its first runs without waiting for every record to be built. Bytes, not tuples:
+# loading the file then makes one object per run instead of a few dozen, none of them
+# tracked by the cyclic collector (whose passes over them cost as much as the load).
+_Entry = tuple[int, int, RunResult | bytes, bool | None]
 # Loaded entries are built this many at a time, with the cyclic collector paused: one by one,
 # its passes over the growing heap would add half again to the cost.
 _BUILD_CHUNK = 256
@@ -86,10 +88,11 @@ class RunIndex:
     """Parsed runs remembered by run folder and meta.json's (mtime_ns, size).
 
     The file lives in the user's cache folder and is ours alone: it is written with marshal
-    (plain tuples only, so loading it can't run code) and thrown away whenever it can't be
-    read. ``load`` only reads it; the records of a run are built when it is first looked up,
-    together with the next few hundred in the file's order (a damaged entry is dropped then,
-    so that run is read again). Not thread-safe: use one index from one thread at a time.
+    (plain tuples, bytes and strings only, so loading it can't run code; each run's part
+    is marshalled on its own) and thrown away whenever it can't be read. ``load`` only
+    reads it; the records of a run are built when it is first looked up, together with
+    the next few hundred in the file's order (a damaged entry is dropped then, so that
+    run is read again). Not thread-safe: use one index from one thread at a time.
     """
 
     def __init__(self, cache_file: Path) -> None:
@@ -133,7 +136,7 @@ class RunIndex:
                 entries: dict[str, _Entry] = {}
                 for key, mtime_ns, size, payload in rows:
                     if not (key.__class__ is str and mtime_ns.__class__ is int
-                            and size.__class__ is int and payload.__class__ is tuple):
+                            and size.__class__ is int and payload.__class__ is bytes):
                         raise ValueError(f"an entry of the wrong shape for {key!r}")
                     entries[key] = (mtime_ns, size, payload, None)
         except Exception as err:  # any damage to a cache file means "rebuild"
@@ -181,8 +184,9 @@ class RunIndex:
                 entry = self._entries.get(k)
                 if entry is None or isinstance(entry[2], RunResult):
                     continue
+                payload = entry[2]
                 try:
-                    result = _decode(k, entry[2], self._run_dir(k))
+                    result = _decode(k, marshal.loads(payload), self._run_dir(k))
                 except Exception as err:  # a damaged entry: the run is read again instead
                     log.warning("run index entry for %s is damaged (%s: %s): reading the run "
                                 "again", k, type(err).__name__, err)
@@ -237,10 +241,10 @@ class RunIndex:
         """Write the index atomically when it changed; a failure is logged (it is only a cache)."""
         if not self._dirty:
             return
-        rows = [(key, mtime_ns, size,
-                 _encode(key, result) if isinstance(result, RunResult) else result)
-                for key, (mtime_ns, size, result, _) in self._entries.items()]
         try:
+            rows = [(key, mtime_ns, size, marshal.dumps(_encode(key, result))
+                     if isinstance(result, RunResult) else result)
+                    for key, (mtime_ns, size, result, _) in self._entries.items()]
             data = marshal.dumps((_HEADER, rows))
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.cache_file, data)

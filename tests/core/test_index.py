@@ -174,10 +174,13 @@ def test_a_damaged_entry_means_that_run_is_read_again(tmp_path: Path, data: Path
     expected = scan_runs(data, index=index).images
     index.save()
     header, rows = marshal.loads(cache.read_bytes())
-    at = next(i for i, row in enumerate(rows) if row[3][1])  # a run with images
-    key, mtime_ns, size, (run_id, images, skipped, incomplete) = rows[at]
-    for bad_image in (images[0][:-1], (*images[0], "extra"), ("x",) * len(images[0])):
-        rows[at] = (key, mtime_ns, size, (run_id, (bad_image,), skipped, incomplete))
+    at = next(i for i, row in enumerate(rows) if marshal.loads(row[3])[1])  # with images
+    key, mtime_ns, size, blob = rows[at]
+    run_id, images, skipped, incomplete = marshal.loads(blob)
+    for bad_run in [(run_id, (bad_image,), skipped, incomplete) for bad_image in (
+            images[0][:-1], (*images[0], "extra"), ("x",) * len(images[0]))] + [
+            (run_id, images), "not a run"]:
+        rows[at] = (key, mtime_ns, size, marshal.dumps(bad_run))
         cache.write_bytes(marshal.dumps((header, rows)))
         damaged = RunIndex(cache)
         damaged.load()
@@ -189,8 +192,9 @@ def test_a_damaged_entry_means_that_run_is_read_again(tmp_path: Path, data: Path
 
 
 @pytest.mark.parametrize("row", [
-    (1, 2, 3, ("run", (), (), False)), ("key", "2", 3, ("run", (), (), False)),
-    ("key", 2, 3, ["run"]),
+    (1, 2, 3, marshal.dumps(("run", (), (), False))),
+    ("key", "2", 3, marshal.dumps(("run", (), (), False))),
+    ("key", 2, 3, ("run", (), (), False)),  # a run's part not marshalled on its own
     ("key", 2, 3),
 ])
 def test_a_row_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, row: tuple[object, ...],
@@ -300,7 +304,7 @@ def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
     index.save()
     # Files in the run folder are stored by name, all others by their whole path.
     _header, rows = marshal.loads(cache.read_bytes())
-    stored = [row[4] for row in rows[0][3][1]]
+    stored = [row[4] for row in marshal.loads(rows[0][3])[1]]
     root = data.resolve()
     assert stored == ["a.png", str(root / "runs" / "run-x" / "sub" / "b.png"),
                       str(root / "shared" / "c.png"), "sub", "gone.png"]
