@@ -74,12 +74,14 @@ def floors_legend(figures: list[Figure]) -> list[str]:
 MISS_NOTES = {
     "thumbs_jpeg_per_s": (
         "The floor decodes and drops the pixels. The app also looks in the disk cache first, "
-        "converts each thumbnail to a QImage in the raster engine's format, keeps it (a fresh "
-        "256 KB buffer per thumbnail at 256 px, whose page faults the floor never takes) and "
-        "hands it to a GUI thread that shares the two cores with the decoders. perf put that "
-        "at about 0.7 ms of CPU per JPEG thumbnail over the floor's 3.9 ms: Python in the "
-        "workers ~0.16, GIL hand-overs ~0.15, the QImage ~0.21, the GUI thread ~0.10. "
-        "Qt's own JPEG reader (QImageReader.setScaledSize) was measured too and is slower."),
+        "converts each thumbnail to a QImage in the raster engine's format and keeps it (a "
+        "fresh 256 KB buffer per thumbnail at 256 px, whose page faults the floor never "
+        "takes), and hands it to a GUI thread that shares the two cores with the decoders. "
+        "One decoder thread against a one-thread floor comes to about 0.95x; two against two "
+        "to about 0.89x: the GIL, which the Python between Pillow's calls, the conversion and "
+        "the GUI thread all need, serialises part of what the floor runs in parallel. "
+        "Packing Pillow's pixels straight into Qt's layout was measured and is slower once "
+        "thumbnails are kept; so is Qt's own JPEG reader (QImageReader.setScaledSize)."),
     "scan_warm_ms": (
         "The floor only parses JSON. The scan also applies the data contract to every post "
         "(types and fallbacks of each field, the image id, the URL resolved inside the data "
@@ -88,11 +90,12 @@ MISS_NOTES = {
         "that (under 10 us for a run of three posts here). "
         "Reaching it needs rows whose records are built when first shown, not up front."),
     "scan_indexed_with_load_ms": (
-        "Turning the saved index back into Python strings and tuples (the 'read + "
-        "marshal.loads alone' line) costs about as much as the whole stat loop, so a warm "
-        "start that builds every record before the grid fills cannot come within 2x of the "
-        "floor however the records are made. Reaching it needs an index read lazily, run by "
-        "run, as rows are shown."),
+        "Loading the index is cheap (each run's part stays marshal bytes until the run is "
+        "looked up), but building 30,000 records from those parts, and the cyclic "
+        "collector's first passes over the new records (about a third of the time, seen "
+        "with gc.callbacks), cost more than the whole stat loop. A warm start that builds "
+        "every record before the grid fills cannot come within 2x of the floor however the "
+        "records are made; reaching it needs rows built when first shown, not up front."),
     "favorites_write_small_p99_ms": (
         "At 10,000 entries the store's own work per write is a few tenths of a millisecond "
         "(the lock, a stat that proves the file unchanged, one join of the kept rendering); "

@@ -173,9 +173,9 @@ def scan(ctx: Context) -> list[Figure]:
                      "RunIndex loads the saved file, then the scan uses it (load included, since "
                      "an index may defer work from its load to its first use; saved index "
                      f"{idx['index_bytes'] / 1e6:.1f} MB). 'read + marshal.loads alone' "
-                     "turns the saved file into plain Python tuples and strings and nothing "
-                     "more: a warm start that hands every record to the grid up front pays at "
-                     "least that on top of the stat loop.")
+                     "turns the saved file, and each run's part in it, into plain Python "
+                     "tuples and strings and nothing more: a warm start that hands every "
+                     "record to the grid up front pays at least that on top of the stat loop.")
     return figures
 
 
