@@ -324,6 +324,11 @@ def test_an_image_deleted_while_the_app_was_closed_shows_as_missing(qtbot, tmp_p
         index = second.proxy.index(row, 0)
         qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.MISSING,
                         timeout=10_000)
+        # The run index agrees from then on: a rescan does not bring the old record back.
+        with qtbot.waitSignal(second.scan_finished, timeout=10_000):
+            second.rescan()
+        qtbot.waitUntil(second.is_idle, timeout=10_000)
+        assert index.data(ImageRole.THUMB_STATE) == ThumbState.MISSING
     finally:
         second.shutdown()
 
