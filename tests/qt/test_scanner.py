@@ -120,20 +120,26 @@ def test_batches_stay_small_for_a_timely_first_paint(qtbot, tmp_path) -> None:
         scanner.shutdown()
 
 
+def scan_until_stalled(scanner: RunScanner, data: Path) -> tuple[Recorder, threading.Semaphore]:
+    """Start a scan and wait, without running the event loop, until the worker has sent as
+    many batches as may wait for the GUI thread. Returns the recorder and the semaphore
+    released for each batch as it leaves the worker."""
+    sent = threading.Semaphore(0)
+    scanner._w_batch.connect(lambda *_: sent.release(), Qt.ConnectionType.DirectConnection)
+    rec = Recorder(scanner)
+    scanner.open(data)
+    scanner.scan()
+    for _ in range(scanner_module.BATCHES_IN_FLIGHT):
+        assert sent.acquire(timeout=10)
+    return rec, sent
+
+
 def test_the_worker_runs_at_most_two_batches_ahead_of_the_gui_thread(qtbot, tmp_path) -> None:
     data = tmp_path / "data"
     make_runs(data, 40)
     scanner = RunScanner(batch_images=1)
-    sent = threading.Semaphore(0)
-    # Sees each batch leave the worker, before the GUI thread handles it.
-    scanner._w_batch.connect(lambda *_: sent.release(), Qt.ConnectionType.DirectConnection)
     try:
-        rec = Recorder(scanner)
-        scanner.open(data)
-        scanner.scan()
-        # The GUI thread handles nothing meanwhile: every batch sent would wait for it.
-        for _ in range(scanner_module.BATCHES_IN_FLIGHT):
-            assert sent.acquire(timeout=10)
+        rec, sent = scan_until_stalled(scanner, data)
         assert not sent.acquire(timeout=0.5)  # the worker waits for a free slot
         with qtbot.waitSignal(scanner.finished, timeout=20_000):
             pass  # the event loop runs: batches are taken, the worker goes on
@@ -149,14 +155,8 @@ def test_a_worker_waiting_for_the_gui_thread_is_cancelled_by_a_folder_switch(
     make_runs(old, 20)
     make_runs(new, 3, start=100)
     scanner = RunScanner(batch_images=1)
-    sent = threading.Semaphore(0)
-    scanner._w_batch.connect(lambda *_: sent.release(), Qt.ConnectionType.DirectConnection)
     try:
-        rec = Recorder(scanner)
-        scanner.open(old)
-        scanner.scan()
-        for _ in range(scanner_module.BATCHES_IN_FLIGHT):
-            assert sent.acquire(timeout=10)
+        rec, _ = scan_until_stalled(scanner, old)
         scanner.open(new)  # the old scan is stuck waiting: it must give up, not deliver
         with qtbot.waitSignal(scanner.finished, timeout=20_000):
             scanner.scan()
