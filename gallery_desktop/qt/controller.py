@@ -484,3 +484,11 @@ class GalleryController(QObject):
             self._scanner.rescan(quiet=True)
         if self._service is not None:
             self._service.reload()
+        # The rescan looks at meta.json only: an image replaced while the watcher's events
+        # were lost (its queue overflows silently) would keep its old thumbnail. Ask again
+        # for the shown ones, at the lowest priority: the disk cache is keyed by the file's
+        # mtime and size, so an unchanged file costs a cache read and a changed one is new.
+        for path in self._visible_paths:
+            if self.model.has_thumbnail(path):
+                self._loader.request(path, priority=-1)
+        self._update_idle()
