@@ -115,6 +115,12 @@ class DataWatcher:
         self._fav_target: Path | None = None
         self._fav_watch: ObservedWatch | None = None
         self._fav_handler = _Handler(self._on_fav_target_event)
+        # Run folders that are symlinks to folders elsewhere in the data folder: watchdog
+        # reports their changes under the target, so targets map back to run ids. Looked
+        # up again when an entry of runs/ itself comes or goes. Replaced whole, never
+        # changed in place: watchdog's threads read it.
+        self._linked_runs: dict[Path, str] = {}
+        self._links_stale = True
 
     @property
     def data_dir(self) -> Path:
@@ -231,6 +237,9 @@ class DataWatcher:
             self._arm_favorites_target()
             if self._polling == was_polling:
                 break
+        if self._links_stale:
+            self._links_stale = False
+            self._linked_runs = self._find_linked_runs()
         if changed and self._armed_once:
             self._emit(WatchEvent("data_dir", self._data_dir))
         self._armed_once = True
@@ -272,6 +281,21 @@ class DataWatcher:
         self._fav_target = target
         if target is not None and target.parent.is_dir():
             self._fav_watch = self._schedule(target.parent, self._fav_handler, False)
+
+    def _find_linked_runs(self) -> dict[Path, str]:
+        """Targets of the symlinked run folders that lie inside the data folder, by run id."""
+        runs = self._data_dir / RUNS_DIR
+        linked: dict[Path, str] = {}
+        try:
+            with os.scandir(runs) as entries:
+                for entry in entries:
+                    if entry.is_symlink() and not entry.name.startswith("."):
+                        target = Path(os.path.realpath(entry.path))
+                        if target.is_relative_to(self._data_dir) and target != runs / entry.name:
+                            linked[target] = entry.name
+        except OSError:
+            pass  # no runs folder (yet): nothing is linked
+        return linked
 
     def _control_loop(self) -> None:
         with self._lock:
@@ -334,6 +358,9 @@ class DataWatcher:
             for watch_event in self.classify(path, is_directory=event.is_directory):
                 if watch_event.kind == "favorites":
                     self._wake.set()  # the link may point elsewhere now: look again
+                elif watch_event.kind == "run" and path.parent == self._data_dir / RUNS_DIR:
+                    self._links_stale = True  # runs/<id> itself came or went: a link?
+                    self._wake.set()
                 self._emit(watch_event)
 
     def classify(self, path: Path, *, is_directory: bool = False) -> list[WatchEvent]:
@@ -371,6 +398,12 @@ class DataWatcher:
             return events
         if top.startswith(("." + self._favorites_name, self._favorites_stem + ".")):
             return []
+        for target, run_id in self._linked_runs.items():
+            if path.is_relative_to(target):  # inside a run folder reached through a link
+                events = [WatchEvent("run", path, run_id)]
+                if is_image:
+                    events.append(WatchEvent("image", path, run_id))
+                return events
         return [WatchEvent("image", path)] if is_image else []
 
     def _emit(self, event: WatchEvent) -> None:

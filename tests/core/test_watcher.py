@@ -313,6 +313,27 @@ def test_a_symlinked_favorites_file_is_watched_where_it_points(tmp_path: Path, d
         pytest.fail("writes to the file the link now names are not seen")
 
 
+def test_a_run_folder_linked_from_runs_reports_under_its_run_id(data: Path, watch) -> None:
+    archived = data / "archive" / RUN_A
+    archived.mkdir(parents=True)
+    (data / "runs" / RUN_A).symlink_to(archived, target_is_directory=True)
+    _, events = watch(data)
+    (data / "runs" / RUN_A / "meta.json").write_text("{}", encoding="utf-8")  # through it
+    assert events.wait_for(lambda e: e.kind == "run" and e.run_id == RUN_A
+                           and e.path == archived / "meta.json")
+    # A link made while watching is found too (once the watcher has looked again).
+    other = data / "archive" / RUN_B
+    other.mkdir()
+    (data / "runs" / RUN_B).symlink_to(other, target_is_directory=True)
+    for _ in range(50):
+        events.clear()
+        make_image(other / "slide-1.png")
+        if events.wait_for(lambda e: e.kind == "image" and e.run_id == RUN_B, timeout=0.2):
+            break
+    else:
+        pytest.fail("changes in a run folder linked while watching are not reported")
+
+
 def test_stop_is_idempotent_and_silences(data: Path) -> None:
     events = Events()
     watcher = DataWatcher(data, events)

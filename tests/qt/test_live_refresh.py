@@ -193,6 +193,31 @@ def test_a_symlinked_favorites_file_changed_by_the_web_studio_updates_hearts(
         controller.shutdown()
 
 
+def test_a_run_folder_reached_through_a_link_updates_live(qtbot, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    add_run(data, 0)
+    rid = "2025-11-05T00-00-00-000Z"
+    real = data / "archive" / rid
+    make_image(real / "slide-1.png")
+    make_image(real / "slide-2.png")
+    meta = {"createdAt": "2025-11-05T00:00:00.000Z", "posts": [
+        {"index": 1, "text": "one", "finalImageUrl": f"/data/runs/{rid}/slide-1.png"}]}
+    (real / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    (data / "runs" / rid).symlink_to(real, target_is_directory=True)
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    try:
+        open_and_wait(qtbot, controller, data)
+        assert controller._watch.wait_armed(10)
+        assert controller.model.row_of(f"img_{rid}_slide-1") >= 0
+        meta["posts"].append({"index": 2, "text": "two",
+                              "finalImageUrl": f"/data/runs/{rid}/slide-2.png"})
+        (data / "runs" / rid / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        qtbot.waitUntil(lambda: controller.model.row_of(f"img_{rid}_slide-2") >= 0,
+                        timeout=LIVE_TIMEOUT_MS)
+    finally:
+        controller.shutdown()
+
+
 def test_a_replaced_image_refreshes_its_thumbnail(qtbot, live: Live) -> None:
     controller = live.controller
     row = live.proxy_row(image_id(3))
