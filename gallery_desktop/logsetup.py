@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import logging.handlers
@@ -77,8 +78,11 @@ def setup_logging(log_dir: Path, *, verbose: bool, max_bytes: int = MAX_BYTES,
     log_file = log_dir / LOG_FILENAME
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
+        # backslashreplace: a file name that is not UTF-8 (kept by Python as surrogate
+        # escapes) must not cost the whole line.
         handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
+            log_file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8",
+            errors="backslashreplace")
     except OSError:
         if not verbose:
             # Without a file, warnings and errors are all a person will get to see.
@@ -154,7 +158,7 @@ def write_crash_report(log_dir: Path, text: str, suffix: str = "") -> Path:
     while True:
         path = log_dir / f"crash-{stamp}{suffix}{'' if n == 1 else f'-{n}'}.txt"
         try:
-            with open(path, "x", encoding="utf-8") as f:
+            with open(path, "x", encoding="utf-8", errors="backslashreplace") as f:
                 f.write(text)
             return path
         except FileExistsError:
@@ -172,14 +176,21 @@ def _report(log_dir: Path, kind: type[BaseException], value: BaseException | Non
                  "".join(traceback.format_exception(kind, value, tb)))
     try:
         path = write_crash_report(log_dir, text)
-    except OSError as err:
+    except Exception as err:  # the hook must never raise
         log.error("could not write a crash report to %s: %s", log_dir, err)
-        print(f"{APP_NAME}: unexpected error ({kind.__name__}: {value}); no crash report "
-              f"could be written to {log_dir}: {err}", file=sys.stderr)
+        _tell(f"{APP_NAME}: unexpected error ({kind.__name__}: {value}); no crash report "
+              f"could be written to {log_dir}: {err}")
         return
     log.critical("crash report written to %s", path)
-    print(f"{APP_NAME}: unexpected error ({kind.__name__}: {value}), report written to {path}",
-          file=sys.stderr)
+    _tell(f"{APP_NAME}: unexpected error ({kind.__name__}: {value}), report written to {path}")
+
+
+def _tell(message: str) -> None:
+    """Print to stderr whatever its encoding (a non-UTF-8 file name may be in it)."""
+    with contextlib.suppress(Exception):
+        stream = sys.stderr
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        print(message.encode(encoding, "backslashreplace").decode(encoding), file=stream)
 
 
 def _collect_hard_crash(fault_path: Path) -> Path | None:

@@ -234,3 +234,26 @@ def test_the_app_logs_to_gallery_log_dir_and_to_the_console_with_verbose(tmp_pat
     assert "DEBUG" in log_text  # --verbose: details in the file too
     assert "INFO gallery_desktop.app: gallery-desktop" in result.stderr
     assert not (home / "state").exists()  # nothing went to the default log folder
+
+
+def test_a_crash_naming_a_non_utf8_path_still_leaves_a_report(tmp_path: Path) -> None:
+    code = SETUP + ("import os\n"
+                    "install_crash_handler(logs)\n"
+                    "folder = os.fsdecode(b'/srv/donn\\xe9es')\n"
+                    "raise RuntimeError(f'cannot read {folder}/runs')\n")
+    result = run_python(code, tmp_path)
+    reports = crash_reports(tmp_path / "logs")
+    assert reports, result.stderr
+    text = reports[0].read_text(encoding="utf-8")
+    assert "RuntimeError: cannot read /srv/donn\\udce9es/runs" in text, result.stderr
+    assert "Error in sys.excepthook" not in result.stderr
+
+
+def test_the_log_file_keeps_lines_that_name_a_non_utf8_path(tmp_path: Path,
+                                                            root_logger: logging.Logger) -> None:
+    log_file = setup_logging(tmp_path / "logs", verbose=False)
+    odd = Path(os.fsdecode(b"/srv/studio/donn\xe9es"))
+    logging.getLogger("gallery_desktop.x").warning("watching %s", odd)
+    for handler in root_logger.handlers:
+        handler.flush()
+    assert "watching /srv/studio/donn\\udce9es" in log_file.read_text(encoding="utf-8")
