@@ -235,7 +235,6 @@ def take_snapshot(window: MainWindow, controller: GalleryController, out: Path,
         print(f"{APP_NAME}: still loading after {timeout_s:.0f} s; saving what is shown",
               file=sys.stderr)
     QApplication.processEvents()
-    out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out), "PNG"):
         print(f"{APP_NAME}: could not write {out}", file=sys.stderr)
         return 1
@@ -287,6 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir is not None and not args.data_dir.expanduser().is_dir():
         print(f"{APP_NAME}: --data-dir {args.data_dir}: no such folder", file=sys.stderr)
         return EXIT_USAGE
+    if args.snapshot is not None:
+        # Before the scan is waited for: a path that cannot be written is a usage error.
+        try:
+            args.snapshot.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            print(f"{APP_NAME}: --snapshot {args.snapshot}: cannot make its folder "
+                  f"({err.strerror or err})", file=sys.stderr)
+            return EXIT_USAGE
 
     app = create_application([])
     log_dir = log_dir_for(os.environ)
@@ -307,10 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if data_dir is not None:
             window.open_data_dir(data_dir)
         if args.snapshot is not None:
-            status = take_snapshot(window, controller, args.snapshot)
-            window.close()
-            controller.shutdown()
-            return status
+            try:
+                return take_snapshot(window, controller, args.snapshot)
+            finally:
+                window.close()
+                controller.shutdown()
         close_on_termination(window)
         window.show()
         log.info("window shown")

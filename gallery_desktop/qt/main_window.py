@@ -228,6 +228,7 @@ class MainWindow(QMainWindow):
 
     def open_data_dir(self, path: Path) -> None:
         """Open ``path`` (or its ``data`` subfolder, if the studio's root was picked)."""
+        path = Path(path).expanduser().absolute()  # remembered: it must not depend on the cwd
         if not (path / "runs").is_dir() and (path / "data" / "runs").is_dir():
             path = path / "data"
         self._settings.last_data_dir = path

@@ -112,6 +112,17 @@ def test_snapshot_writes_a_real_picture_of_the_gallery(tmp_path: Path) -> None:
     assert not list((tmp_path / "home" / "config").rglob("*.conf"))
 
 
+def test_a_snapshot_path_that_cannot_be_made_is_a_usage_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_run(data, "2025-11-26T06-54-47-200Z")
+    (tmp_path / "shots").write_text("a file, not a folder")
+    result = run_app(["--data-dir", str(data), "--snapshot",
+                      str(tmp_path / "shots" / "gallery.png")], tmp_path)
+    assert result.returncode == 2
+    assert "--snapshot" in result.stderr and "cannot make its folder" in result.stderr
+    assert "unexpected error" not in result.stderr
+
+
 @pytest.mark.parametrize(("env", "platform", "expected"), [
     ({}, "linux", NO_DISPLAY_MESSAGE),
     ({"DISPLAY": ":0"}, "linux", None),

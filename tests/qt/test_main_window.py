@@ -332,6 +332,17 @@ def test_without_a_data_folder_it_offers_to_open_one(qtbot, controller: GalleryC
     assert window.actions_by_id["openDataDirAction"].objectName() == "openDataDirAction"
 
 
+def test_a_relative_data_folder_is_remembered_absolutely(qtbot, controller: GalleryController,
+                                                         settings: AppSettings, data: Path,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(data.parent)
+    window = open_window(qtbot, controller, settings, Path(data.name))
+    window.close()
+    monkeypatch.chdir(tmp_path.parent)  # the next start runs elsewhere
+    assert AppSettings.from_file(tmp_path / "settings.ini").last_data_dir == data
+
+
 def test_settings_persist_across_windows(qtbot, controller: GalleryController,
                                          settings: AppSettings, data: Path,
                                          tmp_path: Path) -> None:
