@@ -78,8 +78,9 @@ class GalleryImage(NamedTuple):
 
     def search_text(self) -> str:
         """Lower-cased text that the search field matches against."""
-        parts = (self.prompt, self.slide_text, self.topic, self.model, self.run_id,
-                 self.hook, self.overlay_title, self.overlay_subtitle, self.audience)
+        parts = (self.prompt, self.slide_text, self.topic, self.model, self.image_model,
+                 self.style_preset, self.run_id, self.hook, self.overlay_title,
+                 self.overlay_subtitle, self.audience)
         return "\n".join(p for p in parts if p).casefold()
 
 

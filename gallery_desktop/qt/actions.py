@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QObject, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QMenuBar
+from PySide6.QtWidgets import QApplication, QLabel, QMenuBar
 
 from gallery_desktop.qt import icons
 from gallery_desktop.qt.icons import IconName
@@ -161,6 +161,16 @@ def image_mime_data(path: Path, image: QImage | None = None) -> QMimeData:
     if image is not None and not image.isNull():
         mime.setImageData(image)
     return mime
+
+
+def copy_selected_label_text() -> bool:
+    """Copy the text selected in the focused label, if any (its own Ctrl+C is shadowed by
+    window-wide Copy shortcuts); returns whether it did."""
+    widget = QApplication.focusWidget()
+    if isinstance(widget, QLabel) and widget.hasSelectedText():
+        copy_text(widget.selectedText())
+        return True
+    return False
 
 
 def reveal_in_file_manager(path: Path) -> bool:

@@ -26,6 +26,7 @@ from gallery_desktop.qt.actions import (
     VIEW_ACTIONS,
     ActionId,
     ImageCopier,
+    copy_selected_label_text,
     copy_text,
     create_actions,
     fill_menu_bar,
@@ -103,6 +104,11 @@ class MainWindow(QMainWindow):
         for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset,
                        proxy.layoutChanged):
             signal.connect(self._update_empty_state)
+        # A filter can take the current image away without a currentChanged (a reset or a
+        # layout change): the item actions follow it then too.
+        for signal in (proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged,
+                       proxy.dataChanged):
+            signal.connect(self._update_item_actions)
         proxy.dataChanged.connect(self._on_proxy_data_changed)
 
         self.banner = MessageBanner(self)
@@ -318,14 +324,15 @@ class MainWindow(QMainWindow):
             return
         source = proxy.bottom_model()
         reason = empty_reason(self._controller.data_dir(), self._scanning,
-                              source is not None and source.rowCount() > 0, proxy.search_text())
+                              source is not None and source.rowCount() > 0, proxy.search_text(),
+                              proxy.favorites_only())
         self.empty_state.show_reason(reason, self._controller.data_dir(), proxy.search_text())
         self.empty_state.show()
 
     def _on_empty_state_action(self, reason: EmptyReason) -> None:
         if reason is EmptyReason.NO_MATCHES:
             self.toolbar.clear_search()
-        elif reason is EmptyReason.NO_FAVORITES:
+        elif reason in (EmptyReason.NO_FAVORITES, EmptyReason.NO_FAVORITE_MATCHES):
             self.actions_by_id[ActionId.FAVORITES_ONLY].setChecked(False)
         else:
             self.choose_data_dir()
@@ -356,7 +363,12 @@ class MainWindow(QMainWindow):
             self._show_status("Nothing to undo")
 
     def copy_current_image(self) -> None:
-        """Copy the current image's pixels and file to the clipboard (counts as a use)."""
+        """Copy the current image's pixels and file to the clipboard (counts as a use).
+
+        Text selected in a label (an error message) is what is copied instead.
+        """
+        if copy_selected_label_text():
+            return
         record = self.current_record()
         if record is not None and record.image_path is not None \
                 and record.source is ImageSource.LOCAL:

@@ -78,10 +78,11 @@ class EmptyReason(StrEnum):
     NO_IMAGES = "no-images"
     NO_MATCHES = "no-matches"
     NO_FAVORITES = "no-favorites"
+    NO_FAVORITE_MATCHES = "no-favorite-matches"  # favorites only, and a search
 
 
 def empty_reason(data_dir: Path | None, scanning: bool, has_images: bool,
-                 search_text: str) -> EmptyReason:
+                 search_text: str, favorites_only: bool = False) -> EmptyReason:
     """Why an empty grid is empty (call it only when no row is shown).
 
     Args:
@@ -89,13 +90,14 @@ def empty_reason(data_dir: Path | None, scanning: bool, has_images: bool,
         scanning: whether a scan is running.
         has_images: whether the folder has any image at all (before filtering).
         search_text: the active search.
+        favorites_only: whether only favorites are shown.
     """
     if data_dir is None:
         return EmptyReason.NO_FOLDER
     if not has_images:
         return EmptyReason.SCANNING if scanning else EmptyReason.NO_IMAGES
     if search_text.strip():
-        return EmptyReason.NO_MATCHES
+        return EmptyReason.NO_FAVORITE_MATCHES if favorites_only else EmptyReason.NO_MATCHES
     return EmptyReason.NO_FAVORITES
 
 
@@ -155,6 +157,9 @@ class EmptyState(QWidget):
                 "New runs appear here as the studio writes them.", "Open Another Folder…"),
             EmptyReason.NO_MATCHES: (IconName.SEARCH, "Nothing matches your search",
                                      f"No image mentions “{search}”.", "Clear Search"),
+            EmptyReason.NO_FAVORITE_MATCHES: (
+                IconName.SEARCH, "No favorite matches your search",
+                f"None of your favorites mentions “{search}”.", "Show All Images"),
             EmptyReason.NO_FAVORITES: (
                 IconName.HEART_OUTLINE, "No favorites yet",
                 "Click the heart on an image, or press H, and it will wait for you here.",

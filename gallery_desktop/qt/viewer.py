@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
 from gallery_desktop.qt import icons
+from gallery_desktop.qt.actions import copy_selected_label_text
 from gallery_desktop.qt.icons import IconName
 from gallery_desktop.qt.image_canvas import ImageCanvas, ZoomMode
 from gallery_desktop.qt.image_loader import ImageLoader
@@ -297,7 +298,12 @@ class ImageViewer(QDialog):
         self._sync_heart()
 
     def copy_image(self) -> None:
-        """Ask for the shown image to be copied (with its pixels when already decoded)."""
+        """Ask for the shown image to be copied (with its pixels when already decoded).
+
+        Text selected in the details panel is what is copied instead (and is no use).
+        """
+        if copy_selected_label_text():
+            return
         if self._record is not None and self._record.image_path is not None \
                 and self._record.source is ImageSource.LOCAL:
             self.copy_image_requested.emit(self._record.id, Path(self._record.image_path),

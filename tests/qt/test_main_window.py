@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QComboBox, QLineEdit, QListView, QSlider, QToolButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QSlider,
+    QToolButton,
+)
 
 from gallery_desktop.qt.controller import GalleryController
 from gallery_desktop.qt.delegate import heart_rect, image_rect
@@ -380,16 +388,33 @@ def test_the_context_menu_offers_the_item_actions(window: MainWindow) -> None:
     assert window.actions_by_id["copyImageAction"].isEnabled()
 
 
-@pytest.mark.parametrize(("data_dir", "scanning", "has_images", "search", "reason"), [
-    (None, False, False, "", EmptyReason.NO_FOLDER),
-    (Path("/d"), True, False, "", EmptyReason.SCANNING),
-    (Path("/d"), False, False, "", EmptyReason.NO_IMAGES),
-    (Path("/d"), False, True, " desk ", EmptyReason.NO_MATCHES),
-    (Path("/d"), True, True, "", EmptyReason.NO_FAVORITES),
+@pytest.mark.parametrize(("data_dir", "scanning", "has_images", "search", "favorites_only",
+                          "reason"), [
+    (None, False, False, "", False, EmptyReason.NO_FOLDER),
+    (Path("/d"), True, False, "", False, EmptyReason.SCANNING),
+    (Path("/d"), False, False, "", False, EmptyReason.NO_IMAGES),
+    (Path("/d"), False, True, " desk ", False, EmptyReason.NO_MATCHES),
+    (Path("/d"), False, True, " desk ", True, EmptyReason.NO_FAVORITE_MATCHES),
+    (Path("/d"), True, True, "", True, EmptyReason.NO_FAVORITES),
 ])
 def test_empty_reason(data_dir: Path | None, scanning: bool, has_images: bool, search: str,
-                      reason: EmptyReason) -> None:
-    assert empty_reason(data_dir, scanning, has_images, search) is reason
+                      favorites_only: bool, reason: EmptyReason) -> None:
+    assert empty_reason(data_dir, scanning, has_images, search, favorites_only) is reason
+
+
+def test_no_favorite_matching_a_search_says_so_and_offers_all_images(
+        qtbot, window: MainWindow) -> None:
+    proxy = window.view.model()
+    proxy.setData(proxy.index(8, 0), True, ImageRole.IS_FAVORITE)
+    window.actions_by_id["favoritesOnlyAction"].trigger()
+    window.toolbar.search_field.setText("desk")  # two images mention it; no favorite does
+    window.toolbar.apply_search()
+    empty = window.findChild(EmptyState, "emptyState")
+    assert empty.isVisible() and empty.reason() is EmptyReason.NO_FAVORITE_MATCHES
+    assert empty.title() == "No favorite matches your search"
+    qtbot.mouseClick(empty.button(), Qt.MouseButton.LeftButton)
+    assert not window.actions_by_id["favoritesOnlyAction"].isChecked()
+    assert len(proxy_ids(window)) == 2 and window.empty_state.isHidden()
 
 
 def test_search_without_matches_offers_to_clear_it(qtbot, window: MainWindow) -> None:
@@ -400,3 +425,48 @@ def test_search_without_matches_offers_to_clear_it(qtbot, window: MainWindow) ->
     qtbot.mouseClick(empty.button(), Qt.MouseButton.LeftButton)
     assert window.toolbar.search_field.text() == "" and len(proxy_ids(window)) == 9
     assert window.empty_state.isHidden()
+
+
+ITEM_ACTION_NAMES = ("copyImageAction", "copyPromptAction", "copyPathAction", "openImageAction",
+                     "toggleFavoriteAction", "showInFileManagerAction")
+
+
+def test_item_actions_follow_the_current_image_out_with_favorites_only(qtbot,
+                                                                        window: MainWindow) -> None:
+    view = window.view
+    view.setFocus()
+    view.setCurrentIndex(view.model().index(2, 0))  # not a favorite
+    actions = window.actions_by_id
+    actions["favoritesOnlyAction"].trigger()  # a reset: no currentChanged
+    assert not view.currentIndex().isValid() and window.current_record() is None
+    assert [name for name in ITEM_ACTION_NAMES if actions[name].isEnabled()] == []
+
+
+def test_item_actions_follow_the_current_image_out_with_a_search(qtbot, window: MainWindow) -> None:
+    view = window.view
+    view.setFocus()
+    view.setCurrentIndex(view.model().index(0, 0))
+    view.model().setData(view.currentIndex(), True, ImageRole.IS_FAVORITE)
+    actions = window.actions_by_id
+    assert actions["toggleFavoriteAction"].isChecked()
+    window.toolbar.search_field.setText("plant")  # a layout change: no currentChanged
+    window.toolbar.apply_search()
+    assert window.current_record() is None
+    assert [name for name in ITEM_ACTION_NAMES if actions[name].isEnabled()] == []
+    assert not actions["toggleFavoriteAction"].isChecked()
+
+
+def test_ctrl_c_copies_the_text_selected_in_the_viewer_panel(qtbot, window: MainWindow,
+                                                             data: Path) -> None:
+    viewer = window.open_viewer(window.view.model().index(0, 0))
+    qtbot.waitUntil(viewer.canvas().has_image, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is viewer, timeout=TIMEOUT)
+    prompt = viewer.findChild(QLabel, "viewerPrompt")
+    qtbot.mouseClick(prompt, Qt.MouseButton.LeftButton)  # the label takes focus
+    prompt.setSelection(0, 7)  # as a drag over "Morning" would
+    assert prompt.selectedText() == "Morning" and QApplication.focusWidget() is prompt
+    QGuiApplication.clipboard().setText("before")
+    qtbot.keyClick(prompt, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window._controller.is_idle, timeout=TIMEOUT)
+    assert QGuiApplication.clipboard().text() == "Morning"
+    assert favorites_on_disk(data).get("usageCounts", {}) == {}  # no use counted

@@ -21,7 +21,8 @@ def model(qtbot) -> GalleryModel:
     model.insert_images([
         rec(1, prompt="Sunlit kitchen, coffee", topic="Mornings"),
         rec(2, prompt="lunch boxes on a counter", model="gpt-4o"),
-        rec(3, prompt="Child pouring cereal", slide_text="Let kids own a task"),
+        rec(3, prompt="Child pouring cereal", slide_text="Let kids own a task",
+            image_model="flux-1.1-pro", style_preset="warm-editorial"),
         rec(4, prompt="KITCHEN at night"),
     ])
     return model
@@ -71,6 +72,10 @@ def test_search_is_case_insensitive_and_needs_every_word(proxy: GalleryProxy) ->
     proxy.set_search_text("GPT-4O")  # model
     assert shown(proxy) == [rec(2).id]
     proxy.set_search_text("own a task")  # slide text
+    assert shown(proxy) == [rec(3).id]
+    proxy.set_search_text("flux")  # the image model, as the viewer shows it
+    assert shown(proxy) == [rec(3).id]
+    proxy.set_search_text("editorial")  # the style preset
     assert shown(proxy) == [rec(3).id]
     proxy.set_search_text(rec(2).run_id.lower())  # run id
     assert shown(proxy) == [rec(2).id]
