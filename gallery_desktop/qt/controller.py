@@ -58,6 +58,7 @@ class GalleryController(QObject):
         thumbnail_cache_pruned(object): the PruneResult of the pass over the thumbnail disk
             cache made once per session after the first scan (emitted from its thread).
         idle_changed(bool): True when scans, writes and wanted thumbnails are all done.
+        image_file_changed(str): the watcher saw the image file at this path change.
     """
 
     data_dir_changed = Signal(object)
@@ -69,6 +70,7 @@ class GalleryController(QObject):
     counts_changed = Signal(int, int)
     idle_changed = Signal(bool)
     thumbnail_cache_pruned = Signal(object)
+    image_file_changed = Signal(str)
 
     def __init__(self, cache_dir: Path, parent: QObject | None = None, *,
                  rescan_interval_ms: int = RESCAN_INTERVAL_MS,
@@ -210,8 +212,12 @@ class GalleryController(QObject):
         return False
 
     def record_use(self, image_id: str) -> None:
-        """Count a use (copied or dragged out): the store adds one off the GUI thread."""
-        if self._service is not None:
+        """Count a use (copied or dragged out): the store adds one off the GUI thread.
+
+        Only of an image shown: a copy finishing after another folder was opened must not
+        count in that folder's file.
+        """
+        if self._service is not None and self.model.get(image_id) is not None:
             self._service.increment_usage(image_id)
 
     # -- thumbnails ------------------------------------------------------------------------
@@ -459,6 +465,7 @@ class GalleryController(QObject):
     def _on_watched_images(self, paths: set[Path]) -> None:
         for changed in paths:
             path = str(changed)  # records name their files by path strings
+            self.image_file_changed.emit(path)
             self.model.invalidate_thumbnail(path)
             self._loader.invalidate(path)
             if path in self._visible_paths:

@@ -182,6 +182,7 @@ class MainWindow(QMainWindow):
         c.problems_changed.connect(self._on_problems_changed)
         c.write_failed.connect(self._on_write_failed)
         c.counts_changed.connect(self._on_counts_changed)
+        c.image_file_changed.connect(self._on_image_file_changed)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -245,6 +246,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{path.name or path} — Gallery" if path else "Gallery")
 
     def _on_data_dir_changed(self, path: Path | None) -> None:
+        if self._viewer is not None:
+            # Its image belongs to the folder that was closed: copying it would count a
+            # use of an id the new folder's favorites file does not know.
+            self._viewer.clear()
+            self._viewer.close()
         self._update_title(path)
         if path is None:
             self.status.clear_counts()
@@ -253,6 +259,10 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
 
     # -- controller events ------------------------------------------------------------------
+
+    def _on_image_file_changed(self, path: str) -> None:
+        if self._viewer is not None and self._viewer.isVisible():
+            self._viewer.reload_if_showing(path)
 
     def _on_scan_started(self) -> None:
         self._scanning = True

@@ -229,6 +229,20 @@ class ImageViewer(QDialog):
             self._canvas.set_message(IconName.IMAGE_LOADING, "")
             self._loader.load(record.image_path)
 
+    def reload_if_showing(self, path: str) -> None:
+        """The file at ``path`` changed on disk: show it afresh if it is the one shown."""
+        if self._record is not None and self._record.image_path == path:
+            self._load(self._record)
+
+    def clear(self) -> None:
+        """Forget the shown image (its folder was closed): nothing is left to act on."""
+        self._loader.cancel()
+        self._record = None
+        self._current = QPersistentModelIndex()
+        self._last_row = 0
+        self._image = QImage()
+        self._canvas.set_message(IconName.IMAGE_MISSING, "")
+
     def current_row(self) -> int:
         """The shown image's row in the model (-1 when it left the filtered view)."""
         return self._current.row() if self._current.isValid() else -1
@@ -338,7 +352,9 @@ class ImageViewer(QDialog):
         if self._current.isValid() and top_left.row() <= self._current.row() <= bottom_right.row():
             record = self._current.data(ImageRole.RECORD)
             if isinstance(record, GalleryImage):
-                changed_file = record.image_path != self._record.image_path
+                # Another file, or the same one come or gone (written after its meta.json).
+                changed_file = (record.image_path != self._record.image_path
+                                or record.source != self._record.source)
                 self._record = record
                 if changed_file:
                     self._load(record)

@@ -27,7 +27,7 @@ from gallery_desktop.qt.panels import EmptyReason, EmptyState, MessageBanner, em
 from gallery_desktop.qt.roles import ImageRole, SortMode
 from gallery_desktop.qt.settings import AppSettings
 from gallery_desktop.qt.viewer import ImageViewer
-from tests.factories import make_run
+from tests.factories import make_image, make_run
 
 RUNS = ["2025-11-26T06-54-47-200Z", "2025-11-25T10-00-00-000Z", "2025-11-24T08-30-00-000Z"]
 TOPICS = ["Morning routines", "Desk setups", "Plant care"]
@@ -470,3 +470,46 @@ def test_ctrl_c_copies_the_text_selected_in_the_viewer_panel(qtbot, window: Main
     qtbot.waitUntil(window._controller.is_idle, timeout=TIMEOUT)
     assert QGuiApplication.clipboard().text() == "Morning"
     assert favorites_on_disk(data).get("usageCounts", {}) == {}  # no use counted
+
+
+def test_opening_another_folder_closes_the_viewer_on_the_old_one(qtbot, window: MainWindow,
+                                                                 controller: GalleryController,
+                                                                 tmp_path: Path) -> None:
+    old_id = proxy_ids(window)[0]
+    viewer = window.open_viewer(window.view.model().index(0, 0))
+    qtbot.waitUntil(viewer.canvas().has_image, timeout=TIMEOUT)
+    other = tmp_path / "other"
+    make_run(other, "2025-10-01T00-00-00-000Z", createdAt="2025-10-01T00:00:00.000Z")
+    with qtbot.waitSignal(controller.scan_finished, timeout=TIMEOUT):
+        window.open_data_dir(other)
+    assert not viewer.isVisible() and viewer.current_image_id() is None
+    viewer.copy_image()  # nothing to copy any more
+    controller.record_use(old_id)  # e.g. a copy of the old image finishing late
+    qtbot.waitUntil(controller.is_idle, timeout=TIMEOUT)
+    assert old_id not in favorites_on_disk(other).get("usageCounts", {})
+
+
+def test_the_viewer_shows_an_image_written_after_it_opened(qtbot, controller: GalleryController,
+                                                           settings: AppSettings,
+                                                           tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run_id = "2025-11-26T06-54-47-200Z"
+    make_run(data, run_id, [{"index": 1, "text": "Still rendering", "imagePrompt": "p",
+                             "finalImageUrl": f"/data/runs/{run_id}/slide-1.png"}],
+             images=False, status="IMAGES")  # the studio writes meta.json first
+    window = open_window(qtbot, controller, settings, data)
+    viewer = window.open_viewer(window.view.model().index(0, 0))
+    assert viewer.canvas().message() == "Image missing"
+    make_image(data / "runs" / run_id / "slide-1.png", size=(80, 60))
+    qtbot.waitUntil(viewer.canvas().has_image, timeout=TIMEOUT)
+    assert viewer.image().width() == 80
+
+
+def test_the_viewer_shows_an_image_replaced_in_place(qtbot, window: MainWindow) -> None:
+    index = window.view.model().index(0, 0)
+    record = index.data(ImageRole.RECORD)
+    viewer = window.open_viewer(index)
+    qtbot.waitUntil(viewer.canvas().has_image, timeout=TIMEOUT)
+    assert viewer.image().width() == 64
+    make_image(Path(record.image_path), size=(300, 200), color="#27ae60")  # re-rendered
+    qtbot.waitUntil(lambda: viewer.image().width() == 300, timeout=TIMEOUT)
