@@ -499,7 +499,8 @@ def parse_run(run_dir: Path, data_dir: Path) -> RunResult:
 
 
 def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
-              cancelled: Callable[[], bool] | None = None) -> Iterator[RunResult]:
+              cancelled: Callable[[], bool] | None = None,
+              problems: list[SkippedItem] | None = None) -> Iterator[RunResult]:
     """One RunResult per entry of ``data_dir/runs``, newest run ids first.
 
     Entries that are not run folders (files, folders without meta.json, broken links) give a
@@ -511,11 +512,12 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
         data_dir: The data folder.
         index: Parsed runs from earlier scans; updated with what this scan reads.
         cancelled: Asked before each run; the scan stops as soon as it returns True.
+        problems: Where to note that there is no usable runs folder (and why), if given.
 
     Yields:
         The result of each run folder.
     """
-    yield from _iter_runs(data_dir, index, cancelled, None)
+    yield from _iter_runs(data_dir, index, cancelled, problems)
 
 
 def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], bool] | None,

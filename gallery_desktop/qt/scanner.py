@@ -208,8 +208,9 @@ class RunScanner(QObject):
         batch: list[GalleryImage] = []
         runs = images = 0
         last = time.monotonic()
+        listing: list[SkippedItem] = []
         for result in iter_runs(state.data_dir, index=state.index,
-                                cancelled=lambda: self._cancelled(job)):
+                                cancelled=lambda: self._cancelled(job), problems=listing):
             runs += 1
             fresh = self._take(state, result)
             batch.extend(fresh)
@@ -221,7 +222,7 @@ class RunScanner(QObject):
         if self._cancelled(job):
             return
         self._send_batch(job, batch, runs, images)
-        self._finish(job, state, runs, images)
+        self._finish(job, state, runs, images, listing)
 
     def _send_batch(self, job: _Job, batch: list[GalleryImage], runs: int, images: int) -> None:
         texts = {img.id: img.search_text() for img in batch}
@@ -235,8 +236,9 @@ class RunScanner(QObject):
         old = state.known
         state.known, state.owner, state.problems = {}, {}, {}
         runs = images = 0
+        listing: list[SkippedItem] = []
         for result in iter_runs(state.data_dir, index=state.index,
-                                cancelled=lambda: self._cancelled(job)):
+                                cancelled=lambda: self._cancelled(job), problems=listing):
             runs += 1
             if result.incomplete and result.run_id in old:
                 result = RunResult(result.run_id, result.run_dir, old[result.run_id],
@@ -249,7 +251,7 @@ class RunScanner(QObject):
                    if old.get(run_id, ()) != state.known.get(run_id, ())}
         if changes:
             self._w_changes.emit(job.session, changes)
-        self._finish(job, state, runs, images)
+        self._finish(job, state, runs, images, listing)
 
     def _refresh(self, job: _Job, state: _State) -> None:
         changes: Changes = {}
@@ -294,12 +296,17 @@ class RunScanner(QObject):
             meta_stat = None
         return parse_run(run_dir, data_dir), meta_stat
 
-    def _finish(self, job: _Job, state: _State, runs: int, images: int) -> None:
-        if (state.data_dir / RUNS_DIRNAME).is_dir():
+    def _finish(self, job: _Job, state: _State, runs: int, images: int,
+                listing: list[SkippedItem]) -> None:
+        """Report the end of a full pass; ``listing`` says why the runs folder was unusable."""
+        if not listing:
             state.problems.pop("", None)
         else:
-            state.problems[""] = (SkippedItem(str(state.data_dir / RUNS_DIRNAME),
-                                              "no runs folder in the data folder"),)
+            reason = listing[0].reason
+            if reason == "no runs folder":
+                reason = "no runs folder in the data folder"
+            # The runs folder may be unreadable, or the data folder itself.
+            state.problems[""] = (SkippedItem(str(state.data_dir / RUNS_DIRNAME), reason),)
         if state.index is not None:
             state.index.save()  # logs, never raises: it is only a cache
         problems = self._problem_list(state)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -276,6 +278,25 @@ def test_problems_name_bad_runs_and_a_missing_runs_folder(qtbot, scanner, tmp_pa
     empty.mkdir()
     rec = scan(qtbot, scanner, empty)
     assert [p.reason for p in rec.problems] == ["no runs folder in the data folder"]
+
+
+def test_an_unreadable_runs_folder_is_named_as_a_problem(qtbot, scanner, tmp_path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    make_runs(data, 2)
+    runs = str(data / "runs")
+    real_scandir = os.scandir
+
+    def refuse(path: str) -> object:
+        # Root reads through permission bits: stand in for a folder it may not list.
+        if os.fspath(path) == runs:
+            raise PermissionError(errno.EACCES, "Permission denied", runs)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    rec = scan(qtbot, scanner, data)
+    assert rec.rows == []
+    assert [p.reason for p in rec.problems] == ["cannot list the runs folder: Permission denied"]
 
 
 def test_a_duplicate_id_keeps_the_first_run(qtbot, scanner, tmp_path) -> None:
