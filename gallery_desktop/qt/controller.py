@@ -53,7 +53,9 @@ class GalleryController(QObject):
         scan_progress(int runs_done, int images_so_far): during a full scan.
         scan_finished(object): the ScanReport (its ``images`` is empty: rows are in the model).
         problems_changed(object): list[SkippedItem]: data problems, the favorites file's too.
-        write_failed(str): a heart or usage write failed (and was rolled back): file + error.
+        write_failed(str): a heart write failed and was rolled back: file + error.
+        save_failed(str): something could not be saved and nothing was rolled back (a
+            use not counted, a heart of a folder no longer open): the whole message.
         counts_changed(int images, int favorites): the numbers for the status bar.
         thumbnail_cache_pruned(object): the PruneResult of the pass over the thumbnail disk
             cache made once per session after the first scan (emitted from its thread).
@@ -67,6 +69,7 @@ class GalleryController(QObject):
     scan_finished = Signal(object)
     problems_changed = Signal(object)
     write_failed = Signal(str)
+    save_failed = Signal(str)
     counts_changed = Signal(int, int)
     idle_changed = Signal(bool)
     thumbnail_cache_pruned = Signal(object)
@@ -85,6 +88,8 @@ class GalleryController(QObject):
         self._cache_dir = cache_dir
         self._data_dir: Path | None = None
         self._service: FavoritesService | None = None
+        # Services of folders no longer open, finishing their queued writes.
+        self._retired_services: set[FavoritesService] = set()
         self._favorites_problem: SkippedItem | None = None
         self._scan_problems: list[SkippedItem] = []
         self._undo: list[tuple[str, bool]] = []  # (image id, heart before the change)
@@ -143,7 +148,7 @@ class GalleryController(QObject):
         self._watch.stop()
         self._periodic.stop()
         self._scanner.open(None)
-        self._close_service()
+        self._close_service(wait=False)
         self._undo.clear()
         self._visible_rows, self._visible_paths = [], set()
         self._loader.set_wanted([])
@@ -279,6 +284,10 @@ class GalleryController(QObject):
             log.warning("the scanner did not stop in time")
         self._loader.shutdown()
         self._close_service()
+        for service in list(self._retired_services):  # earlier folders' last writes
+            if not service.shutdown(timeout_s=5.0):
+                log.warning("favorites writes for %s did not finish in time",
+                            service.store.path)
         self._update_idle()
 
     # -- internals -------------------------------------------------------------------------
@@ -297,13 +306,25 @@ class GalleryController(QObject):
                 (service.usage_failed, self._on_usage_failed),
                 (service.idle_changed, self._update_idle)]
 
-    def _close_service(self) -> None:
+    def _close_service(self, *, wait: bool = True) -> None:
+        """Stop the favorites service; ``wait=False`` (another folder) lets it finish alone."""
         service, self._service = self._service, None
         if service is None:
             return
         # Results of the old folder's last jobs must not reach the next folder's rows.
         for signal, slot in self._service_links(service):
             signal.disconnect(slot)
+        if not wait:
+            # Its queued writes still go to disk, and a failure is still told.
+            service.retire()
+            if service.is_idle():
+                service.deleteLater()
+                return
+            service.favorite_failed.connect(self._on_closed_folders_favorite_failed)
+            service.usage_failed.connect(self._on_usage_failed)
+            service.idle_changed.connect(self._reap_retired_services)
+            self._retired_services.add(service)
+            return
         if service.shutdown(timeout_s=5.0):
             service.deleteLater()
         else:  # a worker still runs and will emit: keep its object alive
@@ -429,7 +450,19 @@ class GalleryController(QObject):
 
     @Slot(str, str)
     def _on_usage_failed(self, _image_id: str, message: str) -> None:
-        self.write_failed.emit(message)
+        self.save_failed.emit(f"{message} — the use was not counted.")
+
+    @Slot()
+    def _reap_retired_services(self) -> None:
+        for service in [s for s in self._retired_services if s.is_idle()]:
+            self._retired_services.discard(service)
+            service.deleteLater()
+
+    @Slot(str, bool, str, bool)
+    def _on_closed_folders_favorite_failed(self, _image_id: str, _stored: bool, message: str,
+                                           latest: bool) -> None:
+        if latest:
+            self.save_failed.emit(f"{message} — that heart was not saved.")
 
     # thumbnails
 

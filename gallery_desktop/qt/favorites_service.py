@@ -144,6 +144,19 @@ class FavoritesService(QObject):
             log.warning("%d favorites jobs still running at shutdown", len(not_done))
         return not not_done
 
+    def retire(self) -> None:
+        """Stop taking requests, without waiting for the ones taken.
+
+        Queued writes still go to disk and their failures are still reported (delete the
+        service once ``is_idle``). For a change of folder: the GUI thread must not wait for
+        a write stuck on another process's lock or a slow disk.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._hand_over()
+        self._executor.shutdown(wait=False)  # what is queued still runs
+
     def _submit(self, job: Callable[[], None]) -> None:
         if self._closed:
             log.warning("favorites service is shut down: request ignored")

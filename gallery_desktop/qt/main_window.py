@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         c.scan_finished.connect(self._on_scan_finished)
         c.problems_changed.connect(self._on_problems_changed)
         c.write_failed.connect(self._on_write_failed)
+        c.save_failed.connect(self.banner.show_message)
         c.counts_changed.connect(self._on_counts_changed)
         c.image_file_changed.connect(self._on_image_file_changed)
 

@@ -3,6 +3,7 @@ thumbnails for visible rows, problems, counts, idle and shutdown."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -13,6 +14,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 
+from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
+from gallery_desktop.core.favorites_disk import WriterLock
 from gallery_desktop.qt import controller as controller_module
 from gallery_desktop.qt import thumbnails as thumbnails_module
 from gallery_desktop.qt.controller import GalleryController, edge_for
@@ -422,4 +425,61 @@ def test_the_thumbnail_cache_is_pruned_once_after_the_first_scan(
             controller.rescan()
         assert passes == [cache / "thumbnails"]  # once per session, not after every scan
     finally:
+        controller.shutdown()
+
+
+def test_opening_another_folder_does_not_wait_for_a_heart_write(qtbot, tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    add_run(first, 1)
+    add_run(second, 2)
+    controller = GalleryController(tmp_path / "cache")
+    other_writer = WriterLock(lock_path_for(first / "gallery-favorites.json"))
+    try:
+        open_and_wait(qtbot, controller, first)
+        assert other_writer.acquire(1.0)  # another gallery-desktop is in the middle of a write
+        controller.set_favorite(image_id(1), True)
+        qtbot.waitUntil(lambda: not controller.is_idle(), timeout=10_000)
+        released = threading.Event()
+
+        def release() -> None:
+            other_writer.release()
+            released.set()
+
+        # Should opening the next folder wait for that write, this lets the write through.
+        valve = threading.Timer(3.0, release)
+        valve.start()
+        controller.open_data_dir(second)
+        assert not released.is_set()  # it returned while the heart waits for the lock
+        valve.cancel()
+        release()
+        # The heart still goes to the first folder's file once the lock is free.
+        qtbot.waitUntil(lambda: (first / "gallery-favorites.json").exists() and image_id(1) in
+                        json.loads((first / "gallery-favorites.json").read_text())["favorites"],
+                        timeout=10_000)
+    finally:
+        other_writer.release()
+        controller.shutdown()
+
+
+def test_a_heart_of_a_closed_folder_that_cannot_be_saved_is_told(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controller_module, "FavoritesStore",
+                        functools.partial(FavoritesStore, lock_timeout=0.3))
+    first, second = tmp_path / "a", tmp_path / "b"
+    add_run(first, 1)
+    add_run(second, 2)
+    controller = GalleryController(tmp_path / "cache")
+    told: list[str] = []
+    controller.save_failed.connect(told.append)
+    other_writer = WriterLock(lock_path_for(first / "gallery-favorites.json"))
+    try:
+        open_and_wait(qtbot, controller, first)
+        assert other_writer.acquire(1.0)
+        controller.set_favorite(image_id(1), True)
+        controller.open_data_dir(second)
+        qtbot.waitUntil(lambda: bool(told), timeout=10_000)
+        assert "gallery-favorites.json" in told[0] and "heart was not saved" in told[0]
+        assert str(first) in told[0]
+    finally:
+        other_writer.release()
         controller.shutdown()

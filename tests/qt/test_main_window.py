@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -513,3 +514,27 @@ def test_the_viewer_shows_an_image_replaced_in_place(qtbot, window: MainWindow) 
     assert viewer.image().width() == 64
     make_image(Path(record.image_path), size=(300, 200), color="#27ae60")  # re-rendered
     qtbot.waitUntil(lambda: viewer.image().width() == 300, timeout=TIMEOUT)
+
+
+def test_a_use_that_cannot_be_counted_is_not_called_undone(qtbot, window: MainWindow,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    real_replace = os.replace
+
+    def full_disk(src: str, dst: str, *args: object, **kwargs: object) -> None:
+        # A full disk cannot be had on demand: refuse the favorites file's rename.
+        if str(dst).endswith(FAVORITES):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    view = window.view
+    view.setFocus()
+    view.setCurrentIndex(view.model().index(1, 0))
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    clipboard = QGuiApplication.clipboard()
+    qtbot.waitUntil(lambda: clipboard.mimeData() is not None and clipboard.mimeData().hasImage(),
+                    timeout=TIMEOUT)  # the copy itself worked
+    banner = window.findChild(MessageBanner, "writeErrorMessage")
+    qtbot.waitUntil(banner.isVisible, timeout=TIMEOUT)
+    assert "No space left on device" in banner.text()
+    assert "the use was not counted" in banner.text() and "undone" not in banner.text()
