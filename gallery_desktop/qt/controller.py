@@ -279,7 +279,8 @@ class GalleryController(QObject):
         self._idle_poll.stop()
         if self._pruner is not None:
             self._pruner.join(timeout=5.0)  # it stops at its next file once _closed is set
-        self._watch.stop()
+        if not self._watch.shutdown():
+            log.warning("the folder watcher did not stop in time")
         if not self._scanner.shutdown():
             log.warning("the scanner did not stop in time")
         self._loader.shutdown()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
@@ -50,6 +52,7 @@ class WatchBridge(QObject):
         """
         super().__init__(parent)
         self._watcher: DataWatcher | None = None
+        self._stoppers: list[threading.Thread] = []  # stopping old watchers
         self._generation = 0
         self._runs: set[str] = set()
         self._images: set[Path] = set()
@@ -65,7 +68,7 @@ class WatchBridge(QObject):
         app = QCoreApplication.instance()
         if app is not None:
             # Join watchdog's threads before Qt objects go away at exit.
-            app.aboutToQuit.connect(self.stop)
+            app.aboutToQuit.connect(self.shutdown)
 
     @property
     def polling(self) -> bool:
@@ -102,13 +105,35 @@ class WatchBridge(QObject):
 
     @Slot()
     def stop(self) -> None:
-        """Stop watching and drop events not emitted yet; safe to call twice."""
+        """Stop watching and drop events not emitted yet; safe to call twice.
+
+        Returns at once: the watcher is stopped and its threads joined on a thread of
+        their own (it may be setting up its watches, which takes a while in a big library
+        and cannot be cut short). ``shutdown`` waits for that.
+        """
         watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.stop()
         self._generation += 1  # events already queued from that watcher are now stale
         self._timer.stop()
         self._clear()
+        if watcher is not None:
+            stopper = threading.Thread(target=watcher.stop, name="data-watcher-stop",
+                                       daemon=True)
+            stopper.start()
+            self._stoppers = [t for t in self._stoppers if t.is_alive()] + [stopper]
+
+    @Slot()
+    def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """``stop``, then wait (at most ``timeout_s``) until every watcher has stopped.
+
+        Returns:
+            True when all stopped in time.
+        """
+        self.stop()
+        deadline = time.monotonic() + timeout_s
+        for stopper in self._stoppers:
+            stopper.join(max(0.0, deadline - time.monotonic()))
+        self._stoppers = [t for t in self._stoppers if t.is_alive()]
+        return not self._stoppers
 
     @Slot(int)
     def _on_armed(self, generation: int) -> None:

@@ -87,7 +87,7 @@ def start_armed(qtbot: QtBot, bridge: WatchBridge, folder: Path) -> None:
 def bridge(qtbot: QtBot) -> Iterator[WatchBridge]:
     b = WatchBridge(debounce_ms=200)
     yield b
-    b.stop()
+    assert b.shutdown()
 
 
 def test_burst_is_coalesced_into_one_emit_on_the_gui_thread(qtbot: QtBot, data: Path,
@@ -184,3 +184,32 @@ def test_polling_fall_back_is_reported(qtbot: QtBot, data: Path, bridge: WatchBr
     with qtbot.waitSignal(bridge.runs_changed, timeout=WAIT_MS,
                           check_params_cb=lambda runs: RUN_A in runs):
         make_run(data, RUN_A)
+
+
+def test_a_new_folder_does_not_wait_for_the_old_watcher_to_stop(
+        qtbot: QtBot, tmp_path: Path, bridge: WatchBridge,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    (first / "runs").mkdir(parents=True)
+    (second / "runs").mkdir(parents=True)
+    gate = threading.Event()
+    real_schedule = Observer.schedule
+
+    def slow_schedule(self: Observer, handler: object, path: str, **kwargs: object) -> object:
+        if Path(path) == first:  # setting up a big library's watches takes a while
+            assert gate.wait(10)
+        return real_schedule(self, handler, path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Observer, "schedule", slow_schedule)
+    valve = threading.Timer(3.0, gate.set)  # should stopping wait after all
+    valve.start()
+    try:
+        bridge.start(first)
+        start_armed(qtbot, bridge, second)  # stops the first watcher, mid-set-up
+        assert not gate.is_set()  # returned without waiting for it
+        with qtbot.waitSignal(bridge.runs_changed, timeout=WAIT_MS):
+            make_run(second, RUN_B)
+    finally:
+        valve.cancel()
+        gate.set()
+    assert bridge.shutdown()  # the old watcher's threads are joined there
