@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -127,11 +128,22 @@ class AppSettings:
     def last_data_dir(self) -> Path | None:
         """The data folder opened last, or None."""
         raw = self._settings.value(_DATA_DIR, "")
+        if isinstance(raw, QByteArray):  # a name that is not UTF-8, as bytes
+            data = bytes(raw.data())
+            return Path(os.fsdecode(data)) if data else None
         return Path(str(raw)) if raw else None
 
     @last_data_dir.setter
     def last_data_dir(self, value: Path | None) -> None:
         if value is None:
             self._settings.remove(_DATA_DIR)
+            return
+        text = str(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Bytes that are not UTF-8 live on in Python as lone surrogates, which a
+            # QString drops: keep the file system's own bytes instead.
+            self._settings.setValue(_DATA_DIR, QByteArray(os.fsencode(value)))
         else:
-            self._settings.setValue(_DATA_DIR, str(value))
+            self._settings.setValue(_DATA_DIR, text)

@@ -538,3 +538,13 @@ def test_a_use_that_cannot_be_counted_is_not_called_undone(qtbot, window: MainWi
     qtbot.waitUntil(banner.isVisible, timeout=TIMEOUT)
     assert "No space left on device" in banner.text()
     assert "the use was not counted" in banner.text() and "undone" not in banner.text()
+
+
+@pytest.mark.parametrize("name", ["plain", "données, été", os.fsdecode(b"donn\xe9es")])
+def test_the_last_data_folder_is_remembered_exactly(qtbot, tmp_path: Path, name: str) -> None:
+    folder = tmp_path / name
+    folder.mkdir()
+    settings = AppSettings.from_file(tmp_path / "settings.ini")
+    settings.last_data_dir = folder
+    settings.sync()
+    assert AppSettings.from_file(tmp_path / "settings.ini").last_data_dir == folder
