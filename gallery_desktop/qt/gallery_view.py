@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QContextMenuEvent,
@@ -78,15 +87,46 @@ class GalleryView(QListView):
         self.setItemDelegate(GalleryDelegate(self))
         self._menu_actions: list[QAction | None] = []
         self.verticalScrollBar().valueChanged.connect(self.schedule_visible_rows)
+        # Rows inserted above the shown ones: (first shown, its row, scroll value, cells a
+        # line) before, and the scroll value that keeps its line in place, until the new
+        # layout has room for it.
+        self._anchor: tuple[QPersistentModelIndex, int, int, int] | None = None
+        self._keep_scroll: int | None = None
+        self.verticalScrollBar().rangeChanged.connect(self._apply_kept_scroll)
         self.set_thumbnail_size(200)
 
     # -- layout -------------------------------------------------------------------------
 
     def set_thumbnail_size(self, px: int) -> None:
-        """Aim for thumbnails of ``px`` logical pixels; tiles grow a little to fill each line."""
+        """Aim for thumbnails of ``px`` logical pixels; tiles grow a little to fill each line.
+
+        What was in view stays in view: the current image when it was shown, else the
+        first one shown (the new layout alone keeps the pixel offset, another place).
+        """
+        anchor, hint = self._zoom_anchor()
         self._target_px = px
         self._update_grid()
+        if anchor is not None:
+            kept = QPersistentModelIndex(anchor)
+
+            def restore() -> None:  # once the new layout is in place
+                model = self.model()
+                if kept.isValid() and model is not None:
+                    self.scrollTo(model.index(kept.row(), kept.column()), hint)
+
+            QTimer.singleShot(0, self, restore)
         self.schedule_visible_rows()
+
+    def _zoom_anchor(self) -> tuple[QModelIndex | None, QAbstractItemView.ScrollHint]:
+        current = self.currentIndex()
+        if current.isValid() and self.viewport().rect().intersects(self.visualRect(current)):
+            return current, QAbstractItemView.ScrollHint.EnsureVisible
+        if self.verticalScrollBar().value() == 0:
+            return None, QAbstractItemView.ScrollHint.EnsureVisible  # the top stays the top
+        first = self.indexAt(QPoint(self.gridSize().width() // 2, self.gridSize().height() // 2))
+        if first.isValid():
+            return first, QAbstractItemView.ScrollHint.PositionAtTop
+        return None, QAbstractItemView.ScrollHint.EnsureVisible
 
     def thumbnail_size(self) -> int:
         """The thumbnail size asked for (the slider's value)."""
@@ -99,11 +139,7 @@ class GalleryView(QListView):
     def _update_grid(self) -> None:
         caption = self._caption_height(self.fontMetrics().height())
         cell = cell_size(self._target_px, caption)
-        # The width Qt's list layout wraps at: it always reserves the scroll bar's extent,
-        # so the column count never flips when the scroll bar comes and goes.
-        extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None,
-                                          self.verticalScrollBar())
-        available = self.maximumViewportSize().width() - extent
+        available = self._wrap_width()
         columns = max(1, available // (cell.width() + MIN_GAP))
         width = max(cell.width() + MIN_GAP, available // columns)
         # Share the leftover width out as bigger tiles, not wider gaps (as photo apps do).
@@ -117,6 +153,13 @@ class GalleryView(QListView):
 
     def _caption_height(self, fallback: int) -> int:
         return QFontMetrics(caption_font(self.font())).height() or fallback
+
+    def _wrap_width(self) -> int:
+        """The width Qt's list layout wraps at: it always reserves the scroll bar's extent,
+        so the column count never flips when the scroll bar comes and goes."""
+        extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None,
+                                          self.verticalScrollBar())
+        return self.maximumViewportSize().width() - extent
 
     def columns(self) -> int:
         """How many cells fit in one line."""
@@ -177,11 +220,57 @@ class GalleryView(QListView):
         self._visible_timer.stop()
         self.visible_rows_changed.emit(self.visible_rows())
 
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        """Show ``model`` (and follow its insertions, see ``_before_insert``)."""
+        old = self.model()
+        if old is not None:
+            old.rowsAboutToBeInserted.disconnect(self._before_insert)
+        super().setModel(model)
+        if model is not None:
+            model.rowsAboutToBeInserted.connect(self._before_insert)
+
+    def _before_insert(self, _parent: QModelIndex, start: int, _end: int) -> None:
+        """Rows coming in above what is shown (a new run, newest first) must not push it
+        down: remember the first cell shown, to scroll by as many lines as it moves."""
+        if self._anchor is None and self.verticalScrollBar().value() > 0:
+            grid = self.gridSize()
+            first = self.indexAt(QPoint(grid.width() // 2, grid.height() // 2))
+            if first.isValid() and start <= first.row():
+                self._anchor = (QPersistentModelIndex(first), first.row(),
+                                self.verticalScrollBar().value(), self._laid_out_columns())
+
     def rowsInserted(self, parent: QModelIndex | QPersistentModelIndex, start: int,
                      end: int) -> None:
         """New rows may be on screen: report."""
         super().rowsInserted(parent, start, end)
+        if self._anchor is not None:
+            kept, row, value, columns = self._anchor
+            self._anchor = None
+            if kept.isValid():
+                lines = kept.row() // columns - row // columns
+                self._keep_scroll = value + lines * self.gridSize().height()
+                self._apply_kept_scroll()
         self.schedule_visible_rows()
+
+    def _laid_out_columns(self) -> int:
+        """How many cells the current layout put in its first line."""
+        model = self.model()
+        if model is None or model.rowCount() == 0:
+            return 1
+        top = self.visualRect(model.index(0, 0)).top()
+        count = 1
+        while count < model.rowCount() and self.visualRect(model.index(count, 0)).top() == top:
+            count += 1
+        return count
+
+    def _apply_kept_scroll(self, *_range: int) -> None:
+        """Scroll to the remembered offset once the new layout makes room for it."""
+        if self._keep_scroll is None:
+            return
+        bar = self.verticalScrollBar()
+        if bar.maximum() >= self._keep_scroll:
+            bar.setValue(self._keep_scroll)
+            self._keep_scroll = None
 
     def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
                     bottom_right: QModelIndex | QPersistentModelIndex,

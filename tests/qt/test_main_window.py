@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -548,3 +548,52 @@ def test_the_last_data_folder_is_remembered_exactly(qtbot, tmp_path: Path, name:
     settings.last_data_dir = folder
     settings.sync()
     assert AppSettings.from_file(tmp_path / "settings.ini").last_data_dir == folder
+
+
+def day_run(data: Path, day: int, count: int) -> None:
+    """A run of ``count`` slides made on November ``day`` (newer days sort first)."""
+    run_id = f"2025-11-{day:02d}T00-00-00-000Z"
+    make_run(data, run_id, [{"index": i, "text": f"day {day} slide {i}", "imagePrompt": "p",
+                             "finalImageUrl": f"/data/runs/{run_id}/slide-{i}.png"}
+                            for i in range(1, count + 1)],
+             createdAt=f"2025-11-{day:02d}T00:00:00.000Z")
+
+
+def test_zooming_keeps_the_current_image_in_view(qtbot, controller: GalleryController,
+                                                  settings: AppSettings, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for day in range(1, 13):
+        day_run(data, day, 4)
+    window = open_window(qtbot, controller, settings, data)
+    view = window.view
+    target = view.model().index(30, 0)
+    view.setCurrentIndex(target)
+    view.scrollTo(target)
+    assert view.viewport().rect().contains(view.visualRect(target))
+    for steps in (+3, -6):
+        window.toolbar.step_thumb_size(steps)
+        qtbot.waitUntil(lambda: not view.has_pending_visible_rows(), timeout=TIMEOUT)
+        assert view.viewport().rect().intersects(view.visualRect(target)), steps
+
+
+def test_a_new_run_at_the_top_keeps_what_is_on_screen(qtbot, controller: GalleryController,
+                                                      settings: AppSettings,
+                                                      tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for day in range(1, 13):
+        day_run(data, day, 4)
+    window = open_window(qtbot, controller, settings, data)
+    view = window.view
+    target = view.model().index(24, 0)
+    target_id = target.data(ImageRole.IMAGE_ID)
+    view.setCurrentIndex(target)
+    view.scrollTo(target, view.ScrollHint.PositionAtTop)
+    first_shown = QPersistentModelIndex(view.indexAt(QPoint(40, 40)))
+    line_top = view.visualRect(QModelIndex(first_shown)).top()
+    assert view.verticalScrollBar().value() > 0
+    day_run(data, 20, 3)  # the studio finishes a run: newest first, it goes on top
+    qtbot.waitUntil(lambda: view.model().rowCount() == 51, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not view.has_pending_visible_rows(), timeout=TIMEOUT)
+    assert view.currentIndex().data(ImageRole.IMAGE_ID) == target_id
+    # The cells reflow by the three new ones, but the line shown first stays where it was.
+    assert view.visualRect(QModelIndex(first_shown)).top() == line_top
