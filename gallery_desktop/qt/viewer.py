@@ -58,6 +58,14 @@ def source_index(model: QAbstractItemModel, image_id: str) -> QModelIndex:
     return QModelIndex()
 
 
+def map_down(model: QAbstractItemModel, index: QModelIndex) -> QModelIndex:
+    """Map an ``index`` of ``model`` down through its proxies to the bottom model."""
+    while isinstance(model, QAbstractProxyModel):
+        index = model.mapToSource(index)
+        model = model.sourceModel()
+    return index
+
+
 def map_to(model: QAbstractItemModel, index: QModelIndex) -> QModelIndex:
     """Map a bottom-model ``index`` up through the proxies to ``model`` (invalid if hidden)."""
     chain: list[QAbstractProxyModel] = []
@@ -266,11 +274,37 @@ class ImageViewer(QDialog):
         if self._current.isValid():
             row = self._current.row() + delta
         else:
-            # The shown image left the view: its successor now sits at its old row.
-            row = self._last_row if delta > 0 else self._last_row - 1
+            after = self._first_row_after_shown()
+            if after is None:
+                # The shown image is gone: its successor now sits at its old row.
+                row = self._last_row if delta > 0 else self._last_row - 1
+            else:
+                # Filtered out (a search, favorites only): its neighbours in the grid's
+                # order; with none on that side it stays.
+                row = after if delta > 0 else after - 1
+                if not 0 <= row < count:
+                    return
         row = max(0, min(count - 1, row))
         if row != self.current_row():
             self.open_row(row)
+
+    def _first_row_after_shown(self) -> int | None:
+        """The first row of the view that comes after the shown image in the grid's order,
+        when that image is still in the library but not in the view; else None."""
+        if self._record is None:
+            return None
+        below = source_index(self._model, self._record.id)
+        if not below.isValid():
+            return None
+        # The proxies filter, never reorder: the view's rows keep the model's order.
+        low, high = 0, self._model.rowCount()
+        while low < high:
+            middle = (low + high) // 2
+            if map_down(self._model, self._model.index(middle, 0)).row() < below.row():
+                low = middle + 1
+            else:
+                high = middle
+        return low
 
     # -- zoom, heart, copy ----------------------------------------------------------------
 

@@ -597,3 +597,19 @@ def test_a_new_run_at_the_top_keeps_what_is_on_screen(qtbot, controller: Gallery
     assert view.currentIndex().data(ImageRole.IMAGE_ID) == target_id
     # The cells reflow by the three new ones, but the line shown first stays where it was.
     assert view.visualRect(QModelIndex(first_shown)).top() == line_top
+
+
+@pytest.mark.parametrize(("step", "expected_slide"), [("show_next", 1), ("show_previous", None)])
+def test_the_viewer_steps_to_the_neighbours_of_an_image_a_search_hides(
+        qtbot, window: MainWindow, step: str, expected_slide: int | None) -> None:
+    viewer = window.open_viewer(window.view.model().index(4, 0))
+    assert viewer.current_image_id() == f"img_{RUNS[1]}_slide-2"
+    window.toolbar.search_field.setText("plant")  # only the older Plant care run is left
+    window.toolbar.apply_search()
+    assert proxy_ids(window) == [f"img_{RUNS[2]}_slide-{i}" for i in range(1, 5)]
+    assert viewer.current_image_id() == f"img_{RUNS[1]}_slide-2"  # still shown
+    getattr(viewer, step)()
+    if expected_slide is None:  # nothing shown comes before it: it stays
+        assert viewer.current_image_id() == f"img_{RUNS[1]}_slide-2"
+    else:
+        assert viewer.current_image_id() == f"img_{RUNS[2]}_slide-{expected_slide}"
