@@ -559,12 +559,17 @@ def day_run(data: Path, day: int, count: int) -> None:
              createdAt=f"2025-11-{day:02d}T00:00:00.000Z")
 
 
-def test_zooming_keeps_the_current_image_in_view(qtbot, controller: GalleryController,
-                                                  settings: AppSettings, tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture
+def tall_window(qtbot, controller: GalleryController, settings: AppSettings,
+                tmp_path: Path) -> MainWindow:
+    """A window on 48 images in twelve runs: more than a screenful."""
     for day in range(1, 13):
-        day_run(data, day, 4)
-    window = open_window(qtbot, controller, settings, data)
+        day_run(tmp_path / "data", day, 4)
+    return open_window(qtbot, controller, settings, tmp_path / "data")
+
+
+def test_zooming_keeps_the_current_image_in_view(qtbot, tall_window: MainWindow) -> None:
+    window = tall_window
     view = window.view
     target = view.model().index(30, 0)
     view.setCurrentIndex(target)
@@ -576,14 +581,9 @@ def test_zooming_keeps_the_current_image_in_view(qtbot, controller: GalleryContr
         assert view.viewport().rect().intersects(view.visualRect(target)), steps
 
 
-def test_a_new_run_at_the_top_keeps_what_is_on_screen(qtbot, controller: GalleryController,
-                                                      settings: AppSettings,
+def test_a_new_run_at_the_top_keeps_what_is_on_screen(qtbot, tall_window: MainWindow,
                                                       tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    for day in range(1, 13):
-        day_run(data, day, 4)
-    window = open_window(qtbot, controller, settings, data)
-    view = window.view
+    view = tall_window.view
     target = view.model().index(24, 0)
     target_id = target.data(ImageRole.IMAGE_ID)
     view.setCurrentIndex(target)
@@ -591,7 +591,7 @@ def test_a_new_run_at_the_top_keeps_what_is_on_screen(qtbot, controller: Gallery
     first_shown = QPersistentModelIndex(view.indexAt(QPoint(40, 40)))
     line_top = view.visualRect(QModelIndex(first_shown)).top()
     assert view.verticalScrollBar().value() > 0
-    day_run(data, 20, 3)  # the studio finishes a run: newest first, it goes on top
+    day_run(tmp_path / "data", 20, 3)  # the studio finishes a run: newest first, on top
     qtbot.waitUntil(lambda: view.model().rowCount() == 51, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not view.has_pending_visible_rows(), timeout=TIMEOUT)
     assert view.currentIndex().data(ImageRole.IMAGE_ID) == target_id
