@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import os
@@ -32,6 +33,7 @@ RECHECK_INTERVAL_S = 2.0
 # Event types that say nothing changed (reads, including our own thumbnail reads) or that
 # repeat what the events about the entries themselves say (a folder's mtime moving).
 _IGNORED_TYPES = frozenset({"opened", "closed_no_write"})
+_IN_ATTRIB = 0x00000004  # the cheapest inotify mask, for probing the watch limit
 # A failing inotify set-up means "use polling"; a vanished folder means "watch its parent".
 _GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR})
 
@@ -121,6 +123,9 @@ class DataWatcher:
         # changed in place: watchdog's threads read it.
         self._linked_runs: dict[Path, str] = {}
         self._links_stale = True
+        # Folders created while watching natively: watchdog adds their watches itself and
+        # swallows a refusal (ENOSPC, the watch limit), so each is checked here.
+        self._new_dirs: list[Path] = []
 
     @property
     def data_dir(self) -> Path:
@@ -297,6 +302,19 @@ class DataWatcher:
             pass  # no runs folder (yet): nothing is linked
         return linked
 
+    def _check_watch_limit_locked(self) -> None:
+        """Fall back to polling when inotify refused a new folder its watch (see __init__)."""
+        new, self._new_dirs = self._new_dirs, []
+        if self._polling or not new:
+            return
+        refused = _watch_limit_reached(new[-1])  # one probe covers the burst
+        if refused is None:
+            return
+        self._fall_back_to_polling(refused)
+        self._reconcile_locked()
+        # What was written in the folders nobody watched is found by a rescan.
+        self._emit(WatchEvent("data_dir", self._data_dir))
+
     def _control_loop(self) -> None:
         with self._lock:
             if self._stopped:
@@ -322,6 +340,7 @@ class DataWatcher:
                     return
                 try:
                     self._reconcile_locked()
+                    self._check_watch_limit_locked()
                 except Exception:  # keep watching what we can; the next event retries
                     log.exception("re-arming the watch on %s failed", self._data_dir)
 
@@ -355,6 +374,9 @@ class DataWatcher:
                     self._data_watch_died = True
                     self._wake.set()
                 continue
+            if event.is_directory and kind in ("created", "moved") and not self._polling:
+                self._new_dirs.append(path)
+                self._wake.set()
             for watch_event in self.classify(path, is_directory=event.is_directory):
                 if watch_event.kind == "favorites":
                     self._wake.set()  # the link may point elsewhere now: look again
@@ -432,6 +454,29 @@ def _event_paths(event: FileSystemEvent) -> list[str]:
     if event.dest_path:
         paths.append(os.fsdecode(event.dest_path))
     return paths
+
+
+def _watch_limit_reached(folder: Path) -> OSError | None:
+    """The error when inotify refuses one more watch (its per-user limit), else None.
+
+    Probes with an inotify instance of its own, closed at once. Only ENOSPC counts;
+    anything else (no inotify here, a folder gone meanwhile) says nothing about the limit.
+    """
+    try:
+        from watchdog.observers import inotify_c
+    except Exception:  # not Linux: no inotify, no limit to probe
+        return None
+    fd = inotify_c.inotify_init()
+    if fd < 0:
+        return None
+    try:
+        if inotify_c.inotify_add_watch(fd, os.fsencode(folder), _IN_ATTRIB) >= 0:
+            return None
+        if ctypes.get_errno() != errno.ENOSPC:
+            return None
+        return OSError(errno.ENOSPC, "inotify watch limit reached")
+    finally:
+        os.close(fd)  # and the probe's watch with it
 
 
 def _dir_ident(path: Path) -> tuple[int, int] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from watchdog.observers import Observer
+from watchdog.observers import Observer, inotify_c
 
 from gallery_desktop.core.fsutil import write_atomic
 from gallery_desktop.core.watcher import DataWatcher, WatchEvent
@@ -332,6 +333,33 @@ def test_a_run_folder_linked_from_runs_reports_under_its_run_id(data: Path, watc
             break
     else:
         pytest.fail("changes in a run folder linked while watching are not reported")
+
+
+def test_the_watch_limit_reached_while_watching_falls_back_to_polling(
+        data: Path, watch, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel's limit cannot be reached safely in a test: once ``full`` is set, every
+    # inotify_add_watch fails as the kernel then would (watchdog swallows that error for
+    # folders below the one it watches, so nothing else would notice).
+    real_add = inotify_c.inotify_add_watch
+    full = threading.Event()
+
+    def limited(fd: int, path: bytes, mask: int) -> int:
+        if full.is_set():
+            ctypes.set_errno(errno.ENOSPC)
+            return -1
+        return real_add(fd, path, mask)
+
+    monkeypatch.setattr(inotify_c, "inotify_add_watch", limited)
+    watcher, events = watch(data, poll_interval_s=0.2)
+    assert not watcher.polling
+    full.set()
+    new_dir = data / "runs" / RUN_B
+    new_dir.mkdir()  # the studio makes the folder first ...
+    assert events.wait_for(is_run(RUN_B))
+    assert events.wait_for(lambda e: e.kind == "data_dir")  # look again: a rescan
+    assert watcher.polling
+    (new_dir / "meta.json").write_text('{"posts": []}', encoding="utf-8")  # ... then meta
+    assert events.wait_for(is_run(RUN_B, "meta.json"))
 
 
 def test_stop_is_idempotent_and_silences(data: Path) -> None:
