@@ -101,6 +101,8 @@ def parse(data: bytes, source: str) -> FavoritesData | None:
                            ) from err
     except RecursionError as err:
         raise ContentError("not usable JSON (nested too deeply)") from err
+    except ValueError as err:  # e.g. an integer longer than Python reads (4,300 digits)
+        raise ContentError(f"not usable JSON ({err})", transient=False) from err
     if not isinstance(doc, dict):
         raise ContentError(f"JSON {_kind(doc)}, not an object", transient=False)
     result = FavoritesData(top={})

@@ -684,3 +684,16 @@ def test_two_links_to_one_file_share_one_writer_lock(tmp_path: Path) -> None:
         first.set_favorite("img_a", True)
     assert first.set_favorite("img_a", True) is True
     assert lock_path_for(target).exists()
+
+
+def test_a_number_too_long_to_read_is_a_problem_not_a_crash(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    content = ('{\n  "favorites": {\n    "img_a": true\n  },\n  "usageCounts": {\n'
+               '    "img_b": 1' + "0" * 5000 + '\n  }\n}').encode()
+    path.write_bytes(content)
+    store = FavoritesStore(path, parse_retry_s=0.0)
+    store.load()
+    assert store.problem is not None and "not usable JSON" in store.problem
+    store.set_favorite("img_c", True)  # the unreadable file is kept aside, not lost
+    asides = list(path.parent.glob("gallery-favorites.corrupt-*.json"))
+    assert [a.read_bytes() for a in asides] == [content]
