@@ -184,7 +184,7 @@ _IMAGE_FIELDS = (
     "style_preset", "hook", "overlay_title", "overlay_subtitle", "scheduled_date")
 _TEXT_TYPES = frozenset((str, type(None)))
 _POST_KEYS = ("finalImageUrl", "rawImageUrl", "imagePrompt", "text", "scheduledDate")
-_MOM_KEYS = ("id", "imagePrompt", "caption", "hook", "overlayTitle", "overlaySubtitle")
+_MOM_KEYS = ("imagePrompt", "caption", "hook", "overlayTitle", "overlaySubtitle")
 _META_KEYS = ("mode", "topic", "status")
 _CONFIG_KEYS = ("aspectRatio", "model", "audience", "imageModel", "stylePreset")
 
@@ -207,6 +207,34 @@ def _image_maker() -> Callable[[tuple[Any, ...]], GalleryImage]:
 
 
 _make_image = _image_maker()
+
+
+_MISSING = object()
+# What JavaScript's Number() reads as a decimal number (Python's float() also takes
+# "inf", "nan" and underscores, which it does not).
+_JS_DECIMAL = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Infinity)")
+
+
+def _js_number(value: object) -> float | None:
+    """A JSON value as JavaScript's ``Number()`` reads it where a number is compared
+    (``meta.count > 1``): numbers and numeric text; None for the rest (NaN)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return 0.0
+        return float(text) if _JS_DECIMAL.fullmatch(text) else None
+    return None
+
+
+def _js_number_text(number: float) -> str:
+    """A number as JavaScript prints it in a template string (3.0 -> "3")."""
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
+        return str(int(number))
+    return str(number)
 
 
 def _where(order: int, sub: str) -> str:
@@ -273,10 +301,9 @@ class _MetaReader:
         config = self.obj(meta, "momConfig", -1)
         aspect, model, audience, image_model, style = (
             self.texts(config, _CONFIG_KEYS, -1, "momConfig.") if config else (None,) * 5)
-        count = meta.get("count")
-        if count is not None and count.__class__ not in (int, float):
-            self.problem(f"count is {_json_kind(count)}, not a number: ignored")
-            count = None
+        count = _js_number(meta.get("count"))
+        if count is None and meta.get("count") is not None:
+            self.problem(f"count is {_json_kind(meta.get('count'))}, not a number: ignored")
         created_raw = meta.get("createdAt")
         created_at, created_ts = created_timestamp(meta, self.run_id, mtime)
         if created_raw is not None and created_at is not created_raw:
@@ -293,7 +320,7 @@ class _MetaReader:
                 if post is not None:
                     self.problem(f"posts[{order}] is {_json_kind(post)}, not an object: skipped")
                 continue
-            image = self.image(post, order, shared_a, shared_b)
+            image = self.image(post, order, shared_a, shared_b, seen)
             if image is None:
                 continue
             if image.id in seen:
@@ -305,22 +332,24 @@ class _MetaReader:
         return images
 
     def image(self, post: dict[str, Any], order: int, shared_a: tuple[Any, ...],
-              shared_b: tuple[Any, ...]) -> GalleryImage | None:
-        """The image of one post, or None when it has none (yet)."""
+              shared_b: tuple[Any, ...], taken: set[str]) -> GalleryImage | None:
+        """The image of one post, or None when it has none (yet); ``taken``: the ids of
+        the run's earlier images."""
         final_url, raw_url, prompt, text, scheduled = self.texts(post, _POST_KEYS, order)
         url = final_url or raw_url
         if not url:
             return None  # a post whose image is not generated yet: normal, not a problem
         mom = self.obj(post, "momPost", order) if "momPost" in post else None
         if mom:
-            slide_id, mprompt, caption, hook, title, subtitle = self.texts(
+            mprompt, caption, hook, title, subtitle = self.texts(
                 mom, _MOM_KEYS, order, "momPost.")
             prompt = mprompt or prompt
             text = caption or text
+            slide_id = self.mom_id(mom, order)
         else:
             slide_id = hook = title = subtitle = None
         if not slide_id:
-            slide_id = "slide-" + self.post_index(post, order)
+            slide_id = "slide-" + self.post_index(post, order, taken)
         path, source = self.locator.resolve(url, self.run_dir)
         if source is ImageSource.OUTSIDE:
             self.problem(f"posts[{order}] image URL {url!r} points outside the data folder: "
@@ -329,18 +358,42 @@ class _MetaReader:
             (f"img_{self.run_id}_{slide_id}", self.run_id, slide_id, url, path, prompt or "",
              text or "", *shared_a, order, source, *shared_b, hook, title, subtitle, scheduled))
 
-    def post_index(self, post: dict[str, Any], order: int) -> str:
-        """``post.index`` as JavaScript prints it in a template string."""
-        index = post.get("index")
-        if isinstance(index, int) and not isinstance(index, bool):
-            return str(index)
-        if isinstance(index, float):
-            return str(int(index)) if index.is_integer() else str(index)
-        if isinstance(index, str) and index and _is_utf8(index):
+    def mom_id(self, mom: dict[str, Any], order: int) -> str | None:
+        """``momPost.id`` as the web studio's ``momPost?.id || ...`` takes it: any truthy
+        text or number, printed as JavaScript does; None falls back to the index."""
+        value = mom.get("id")
+        if value.__class__ is str:
+            if not _is_utf8(value):
+                self.problem(f"{_where(order, 'momPost.')}id holds broken characters: replaced")
+                value = _SURROGATE.sub("\ufffd", value)
+            return value or None
+        if value is True:
+            return "true"
+        number = _js_number(value) if value.__class__ in (int, float) else None
+        if number is not None:
+            return _js_number_text(number) if number else None
+        if value is not None and value is not False:
+            self.problem(f"{_where(order, 'momPost.')}id is {_json_kind(value)}, not text: "
+                         "ignored")
+        return None
+
+    def post_index(self, post: dict[str, Any], order: int, taken: set[str]) -> str:
+        """``post.index`` as JavaScript prints it in a template string.
+
+        A missing index prints as "undefined" (null as "null", and so on), as the web
+        studio's ids have it; a second such post of the run would repeat that id, so from
+        the second on the post's position keeps them apart.
+        """
+        index = post.get("index", _MISSING)
+        if index.__class__ is str and _is_utf8(index):
             return index
-        # JavaScript would print "slide-undefined" and give every such post the same id;
-        # the post's place in the list keeps them apart.
-        kind = _json_kind(index) if index is not None else "missing"
+        if index.__class__ in (int, float):
+            return _js_number_text(index)
+        printed = {_MISSING: "undefined", None: "null", True: "true", False: "false"}.get(
+            index) if index.__class__ in (object, type(None), bool) else None
+        if printed is not None and f"img_{self.run_id}_slide-{printed}" not in taken:
+            return printed
+        kind = "missing" if index is _MISSING else _json_kind(index)
         self.problem(f"posts[{order}].index is {kind}: the post's position {order + 1} is used "
                      "instead")
         return str(order + 1)

@@ -294,12 +294,12 @@ def test_posts_that_are_not_objects_are_skipped(tmp_path: Path) -> None:
 
 
 def test_wrong_types_in_every_field_are_ignored_and_noted(tmp_path: Path) -> None:
-    meta = {"createdAt": 17, "status": 1, "mode": ["studio"], "count": "3", "topic": {"a": 1},
+    meta = {"createdAt": 17, "status": 1, "mode": ["studio"], "count": "three", "topic": {"a": 1},
             "momConfig": {"aspectRatio": 4.5, "model": True, "audience": [], "imageModel": 3,
                           "stylePreset": {}},
             "posts": [{"index": [1], "text": 5, "imagePrompt": False, "scheduledDate": 20251128,
                        "finalImageUrl": 12, "rawImageUrl": f"/data/runs/{RUN_ID}/raw.png",
-                       "momPost": {"id": 9, "caption": 1, "imagePrompt": [], "hook": 2,
+                       "momPost": {"id": [9], "caption": 1, "imagePrompt": [], "hook": 2,
                                    "overlayTitle": {}, "overlaySubtitle": 0.5}},
                       {"index": 2, "finalImageUrl": "b.png", "momPost": "not an object"}]}
     run_dir = make_run(tmp_path, RUN_ID, raw=meta)
@@ -330,11 +330,30 @@ def test_momconfig_not_an_object(tmp_path: Path) -> None:
     assert "momConfig is a list, not an object" in reasons(result)
 
 
-def test_missing_index_uses_the_position(tmp_path: Path) -> None:
-    posts = [{"finalImageUrl": "a.png"}, {"finalImageUrl": "b.png"}]
+def test_a_missing_index_reads_as_the_web_studio_prints_it(tmp_path: Path) -> None:
+    # `slide-${post.index}`: the web studio's id of the first such post is slide-undefined.
+    # A second one would repeat it: its position keeps it apart.
+    posts = [{"finalImageUrl": "a.png"}, {"finalImageUrl": "b.png"},
+             {"index": None, "finalImageUrl": "c.png"}, {"index": True, "finalImageUrl": "d.png"},
+             {"index": 5.0, "finalImageUrl": "e.png"}]
     result = parse_run(make_run(tmp_path, RUN_ID, posts), tmp_path)
-    assert [i.slide_id for i in result.images] == ["slide-1", "slide-2"]
-    assert "posts[0].index is missing" in reasons(result)
+    assert [i.slide_id for i in result.images] == [
+        "slide-undefined", "slide-2", "slide-null", "slide-true", "slide-5"]
+    assert "posts[1].index is missing: the post's position 2 is used" in reasons(result)
+    assert "posts[0]" not in reasons(result)
+
+
+def test_ids_and_composition_follow_javascript_where_the_web_studio_does(
+        tmp_path: Path) -> None:
+    # momPost?.id || ... takes any truthy value; meta.count > 1 compares as a number.
+    posts = [{"index": 1, "finalImageUrl": "a.png", "momPost": {"id": 7}},
+             {"index": 2, "finalImageUrl": "b.png", "momPost": {"id": 0}},
+             {"index": 3, "finalImageUrl": "c.png", "momPost": {"id": 2.0}}]
+    result = parse_run(make_run(tmp_path, RUN_ID, posts, mode="studio", count="3"), tmp_path)
+    assert [i.id for i in result.images] == [
+        f"img_{RUN_ID}_7", f"img_{RUN_ID}_slide-2", f"img_{RUN_ID}_2"]
+    assert {i.composition for i in result.images} == {"slideshow"}
+    assert not result.skipped
 
 
 def test_lone_surrogates_are_replaced(tmp_path: Path) -> None:

@@ -210,7 +210,10 @@ def test_a_wrongly_typed_field_is_ignored_and_named(data: Path, full_pass: FullP
     if path[-1] in ("momPost", "momConfig") and isinstance(bad, dict):
         bad = "an object?"  # an object is right here: text is the wrong type
     if path == ("count",) and isinstance(bad, int) and not isinstance(bad, bool):
-        bad = "2"  # a number is what count should be; text is the wrong type here
+        bad = "two"  # a number is what count should be (or numeric text, as JavaScript reads)
+    if path[-1] == "id" and isinstance(bad, int):
+        # The web studio takes any truthy momPost.id, numbers and true too (see below).
+        bad = ["x"] if bad is True else {"x": 1}
     run_dir = studio_run(data)
     before = full_pass(data).image(f"img_{RUN}_mom-1")
     write_meta(data, RUN, with_value(META, path, bad))
@@ -225,8 +228,7 @@ def test_a_wrongly_typed_field_is_ignored_and_named(data: Path, full_pass: FullP
     assert result.thumbs[image.id] == ((60, 80) if "image_url" in expected else (80, 60))
 
 
-@pytest.mark.parametrize("bad", [[1], {"n": 1}, True, ""], ids=["list", "object", "boolean",
-                                                                "empty-text"])
+@pytest.mark.parametrize("bad", [[1], {"n": 1}], ids=["list", "object"])
 def test_a_wrongly_typed_index_gives_the_post_its_position(data: Path, full_pass: FullPass,
                                                            bad: Any) -> None:
     posts = [{"index": 1, "finalImageUrl": FINAL}, {"index": bad, "finalImageUrl": RAW}]
@@ -235,6 +237,30 @@ def test_a_wrongly_typed_index_gives_the_post_its_position(data: Path, full_pass
     assert result.ids == [f"img_{RUN}_slide-1", f"img_{RUN}_slide-2", GOOD_ID]
     assert result.reasons == (f"posts[1].index is {KINDS[type(bad)]}: the post's position 2 "
                               "is used instead")
+
+
+@pytest.mark.parametrize(("index", "slide"), [(True, "true"), ("", ""), (None, "null"),
+                                              (7.0, "7")], ids=["boolean", "empty-text", "null",
+                                                                 "whole-float"])
+def test_an_odd_index_is_printed_as_the_web_studio_prints_it(data: Path, full_pass: FullPass,
+                                                             index: Any, slide: str) -> None:
+    posts = [{"index": 1, "finalImageUrl": FINAL}, {"index": index, "finalImageUrl": RAW}]
+    studio_run(data, {**META, "posts": posts})
+    result = full_pass(data)
+    assert result.ids == [f"img_{RUN}_slide-1", f"img_{RUN}_slide-{slide}", GOOD_ID]
+    assert result.reasons == ""
+
+
+@pytest.mark.parametrize(("mom_id", "expected"), [(42, "42"), (True, "true"), (2.5, "2.5"),
+                                                  (0, "slide-1"), (False, "slide-1")])
+def test_a_mom_post_id_is_taken_as_the_web_studio_takes_it(data: Path, full_pass: FullPass,
+                                                           mom_id: Any, expected: str) -> None:
+    # momPost?.id || `slide-${post.index}`: any truthy value, printed as JavaScript does.
+    posts = [{"index": 1, "finalImageUrl": FINAL, "momPost": {"id": mom_id}}]
+    studio_run(data, {**META, "posts": posts})
+    result = full_pass(data)
+    assert result.ids == [f"img_{RUN}_{expected}", GOOD_ID]
+    assert result.reasons == ""
 
 
 @pytest.mark.parametrize("bad", [*BAD_VALUES, "yesterday"],
