@@ -210,6 +210,9 @@ _make_image = _image_maker()
 
 
 _MISSING = object()
+# How JavaScript prints the other values an index can be (a missing one is undefined).
+_JS_PRINTED: dict[object, str] = {_MISSING: "undefined", None: "null", True: "true",
+                                  False: "false"}
 # What JavaScript's Number() reads as a decimal number (Python's float() also takes
 # "inf", "nan" and underscores, which it does not).
 _JS_DECIMAL = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Infinity)")
@@ -301,9 +304,10 @@ class _MetaReader:
         config = self.obj(meta, "momConfig", -1)
         aspect, model, audience, image_model, style = (
             self.texts(config, _CONFIG_KEYS, -1, "momConfig.") if config else (None,) * 5)
-        count = _js_number(meta.get("count"))
-        if count is None and meta.get("count") is not None:
-            self.problem(f"count is {_json_kind(meta.get('count'))}, not a number: ignored")
+        raw_count = meta.get("count")
+        count = _js_number(raw_count)
+        if count is None and raw_count is not None:
+            self.problem(f"count is {_json_kind(raw_count)}, not a number: ignored")
         created_raw = meta.get("createdAt")
         created_at, created_ts = created_timestamp(meta, self.run_id, mtime)
         if created_raw is not None and created_at is not created_raw:
@@ -389,8 +393,7 @@ class _MetaReader:
             return index
         if index.__class__ in (int, float):
             return _js_number_text(index)
-        printed = {_MISSING: "undefined", None: "null", True: "true", False: "false"}.get(
-            index) if index.__class__ in (object, type(None), bool) else None
+        printed = _JS_PRINTED.get(index) if index.__class__ in (object, type(None), bool) else None
         if printed is not None and f"img_{self.run_id}_slide-{printed}" not in taken:
             return printed
         kind = "missing" if index is _MISSING else _json_kind(index)
@@ -539,16 +542,22 @@ def parse_run(run_dir: Path, data_dir: Path) -> RunResult:
     Returns:
         The run's images in post order, and everything that was passed over.
     """
+    return read_run(run_dir, data_dir)[0]
+
+
+def read_run(run_dir: Path, data_dir: Path) -> tuple[RunResult, int, int]:
+    """``parse_run``, also giving the meta.json that was read's ``st_mtime_ns`` and
+    ``st_size`` (-1 when none was), as a RunIndex stores a run under."""
     reader = _RunReader(data_dir)
     run_id = run_dir.name
     if not _is_utf8(run_id):
-        return reader.skipped(display_name(run_id), run_dir, _NOT_UTF8)
+        return reader.skipped(display_name(run_id), run_dir, _NOT_UTF8), -1, -1
     if not os.path.isdir(run_dir):
         reason = "not a folder" if os.path.lexists(run_dir) else "no such folder"
-        return reader.skipped(run_id, run_dir, reason)
+        return reader.skipped(run_id, run_dir, reason), -1, -1
     if os.path.islink(run_dir) and not reader.locator.is_inside(os.path.realpath(run_dir)):
-        return reader.skipped(run_id, run_dir, "run folder links outside the data folder")
-    return reader.read_run(run_id, run_dir, os.path.join(run_dir, META_FILENAME))[0]
+        return reader.skipped(run_id, run_dir, "run folder links outside the data folder"), -1, -1
+    return reader.read_run(run_id, run_dir, os.path.join(run_dir, META_FILENAME))
 
 
 def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
@@ -570,12 +579,6 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
     Yields:
         The result of each run folder.
     """
-    yield from _iter_runs(data_dir, index, cancelled, problems)
-
-
-def _iter_runs(data_dir: Path, index: RunIndex | None, cancelled: Callable[[], bool] | None,
-               problems: list[SkippedItem] | None) -> Iterator[RunResult]:
-    """``iter_runs``, also noting in ``problems`` when there is no usable runs folder."""
     reader = _RunReader(data_dir)
     locator = reader.locator
     runs_dir = data_dir / RUNS_DIRNAME
@@ -674,7 +677,7 @@ def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
     report = ScanReport(data_dir)
     with_images: list[RunResult] = []
     with gc_paused():
-        for result in _iter_runs(data_dir, index, None, report.skipped):
+        for result in iter_runs(data_dir, index=index, problems=report.skipped):
             report.runs_seen += 1
             if result.skipped:
                 report.skipped.extend(result.skipped)

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gallery_desktop.core.index import RunIndex
 from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport, SkippedItem
-from gallery_desktop.core.runs import META_FILENAME, RUNS_DIRNAME, iter_runs, parse_run
+from gallery_desktop.core.runs import RUNS_DIRNAME, iter_runs, read_run
 
 log = logging.getLogger(__name__)
 
@@ -262,20 +262,18 @@ class RunScanner(QObject):
                     changes[run_id] = ()
                 self._release(state, run_id)
                 continue
-            result, meta_stat = self._parse(runs_dir / run_id, state.data_dir)
+            result, mtime_ns, size = read_run(runs_dir / run_id, state.data_dir)
             for _ in range(PARTIAL_RETRIES):
                 if not result.incomplete or self._cancelled(job):
                     break
                 self._wake.wait(PARTIAL_RETRY_S)
-                result, meta_stat = self._parse(runs_dir / run_id, state.data_dir)
+                result, mtime_ns, size = read_run(runs_dir / run_id, state.data_dir)
             if self._cancelled(job):
                 return
-            if state.index is not None and meta_stat is not None and not result.incomplete:
+            if state.index is not None and mtime_ns >= 0 and not result.incomplete:
                 # What a rescan finds in the index must agree with this reading (an image
-                # found gone stays gone): stored under meta.json's stat from before the
-                # read, so a write in between only makes the next scan read it again.
-                state.index.store(runs_dir / run_id, meta_stat.st_mtime_ns, meta_stat.st_size,
-                                  result)
+                # found gone stays gone), under the stat of the meta.json that was read.
+                state.index.store(runs_dir / run_id, mtime_ns, size, result)
             old = state.known.get(run_id, ())
             if result.incomplete and old:
                 result = RunResult(run_id, result.run_dir, old, result.skipped)
@@ -286,15 +284,6 @@ class RunScanner(QObject):
         if changes:
             self._w_changes.emit(job.session, changes)
         self._w_problems.emit(job.session, self._problem_list(state))
-
-    @staticmethod
-    def _parse(run_dir: Path, data_dir: Path) -> tuple[RunResult, os.stat_result | None]:
-        """``parse_run``, with meta.json's stat taken just before (None: not there)."""
-        try:
-            meta_stat: os.stat_result | None = os.stat(run_dir / META_FILENAME)
-        except OSError:
-            meta_stat = None
-        return parse_run(run_dir, data_dir), meta_stat
 
     def _finish(self, job: _Job, state: _State, runs: int, images: int,
                 listing: list[SkippedItem]) -> None:

@@ -216,16 +216,17 @@ def test_a_half_written_meta_json_is_read_again(qtbot, scanner, tmp_path, monkey
     full = json.dumps({"createdAt": created(0), "posts": posts(rid, 2)}).encode()
     meta.write_bytes(full[: len(full) // 2])  # a writer is half-way
     seen: list[bool] = []
-    real = scanner_module.parse_run
+    real = scanner_module.read_run
 
-    def writer_finishes_after_first_read(run_dir: Path, data_dir: Path) -> RunResult:
+    def writer_finishes_after_first_read(run_dir: Path,
+                                         data_dir: Path) -> tuple[RunResult, int, int]:
         result = real(run_dir, data_dir)
-        seen.append(result.incomplete)
+        seen.append(result[0].incomplete)
         if len(seen) == 1:
             meta.write_bytes(full)
         return result
 
-    monkeypatch.setattr(scanner_module, "parse_run", writer_finishes_after_first_read)
+    monkeypatch.setattr(scanner_module, "read_run", writer_finishes_after_first_read)
     with qtbot.waitSignal(scanner.runs_changed, timeout=5000) as blocker:
         scanner.refresh([rid])
     assert seen == [True, False]
