@@ -299,9 +299,7 @@ class ThumbnailCache:
             if key is None:
                 return
         with self._lock:
-            dropped = self._memory.pop(key, None)
-            if dropped is not None:
-                self._memory_used -= len(dropped)
+            self._forget_locked(key)
         for suffix in ENTRY_SUFFIXES:
             try:
                 self.file_for(key, suffix).unlink(missing_ok=True)
@@ -413,14 +411,18 @@ class ThumbnailCache:
                     if now - temp.stat().st_mtime > _STALE_TEMP_S:
                         temp.unlink()
 
+    def _forget_locked(self, key: str) -> None:
+        """Drop ``key`` from the in-memory part (call with ``_lock`` held)."""
+        dropped = self._memory.pop(key, None)
+        if dropped is not None:
+            self._memory_used -= len(dropped)
+
     def _remember(self, key: str, data: bytes) -> None:
         """Keep ``data`` in the in-memory LRU, evicting the least recently used."""
         if self._memory_items == 0 or len(data) > self._memory_budget:
             return
         with self._lock:
-            old = self._memory.pop(key, None)
-            if old is not None:
-                self._memory_used -= len(old)
+            self._forget_locked(key)
             self._memory[key] = data
             self._memory_used += len(data)
             while (len(self._memory) > self._memory_items

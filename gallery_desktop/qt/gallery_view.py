@@ -123,7 +123,7 @@ class GalleryView(QListView):
             return current, QAbstractItemView.ScrollHint.EnsureVisible
         if self.verticalScrollBar().value() == 0:
             return None, QAbstractItemView.ScrollHint.EnsureVisible  # the top stays the top
-        first = self.indexAt(QPoint(self.gridSize().width() // 2, self.gridSize().height() // 2))
+        first = self._first_shown()
         if first.isValid():
             return first, QAbstractItemView.ScrollHint.PositionAtTop
         return None, QAbstractItemView.ScrollHint.EnsureVisible
@@ -233,8 +233,7 @@ class GalleryView(QListView):
         """Rows coming in above what is shown (a new run, newest first) must not push it
         down: remember the first cell shown, to scroll by as many lines as it moves."""
         if self._anchor is None and self.verticalScrollBar().value() > 0:
-            grid = self.gridSize()
-            first = self.indexAt(QPoint(grid.width() // 2, grid.height() // 2))
+            first = self._first_shown()
             if first.isValid() and start <= first.row():
                 self._anchor = (QPersistentModelIndex(first), first.row(),
                                 self.verticalScrollBar().value(), self._laid_out_columns())
@@ -251,6 +250,11 @@ class GalleryView(QListView):
                 self._keep_scroll = value + lines * self.gridSize().height()
                 self._apply_kept_scroll()
         self.schedule_visible_rows()
+
+    def _first_shown(self) -> QModelIndex:
+        """The cell at the top left of the viewport (invalid when none is there)."""
+        grid = self.gridSize()
+        return self.indexAt(QPoint(grid.width() // 2, grid.height() // 2))
 
     def _laid_out_columns(self) -> int:
         """How many cells the current layout put in its first line."""

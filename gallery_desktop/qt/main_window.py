@@ -106,8 +106,8 @@ class MainWindow(QMainWindow):
             signal.connect(self._update_empty_state)
         # A filter can take the current image away without a currentChanged (a reset or a
         # layout change): the item actions follow it then too.
-        for signal in (proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged,
-                       proxy.dataChanged):
+        # (A change to the current row itself is _on_proxy_data_changed's.)
+        for signal in (proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
             signal.connect(self._update_item_actions)
         proxy.dataChanged.connect(self._on_proxy_data_changed)
 

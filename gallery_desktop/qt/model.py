@@ -671,21 +671,19 @@ class GalleryModel(QAbstractListModel):
         else:
             given = search_texts.get
             self._search.update((rec.id, given(rec.id) or rec.search_text()) for rec in recs)
-        by_run, by_path, more = self._ids_by_run, self._id_by_path, self._more_ids_by_path
+        by_run = self._ids_by_run
         for rec in recs:
             run_ids = by_run.get(rec.run_id)
             if run_ids is None:
                 by_run[rec.run_id] = {rec.id}
             else:
                 run_ids.add(rec.id)
-            path = rec.image_path
-            if path is not None and by_path.setdefault(path, rec.id) != rec.id:
-                more.setdefault(path, set()).add(rec.id)
+            self._add_path(rec)
         if self._favorites:
             self._favorites_present += len(self._favorites.intersection(ids))
 
     def _add_path(self, rec: GalleryImage) -> None:
-        """Note that ``rec`` shows its file (one record of ``_add_lookups``)."""
+        """Note that ``rec`` shows its file."""
         path = rec.image_path
         if path is not None and self._id_by_path.setdefault(path, rec.id) != rec.id:
             self._more_ids_by_path.setdefault(path, set()).add(rec.id)

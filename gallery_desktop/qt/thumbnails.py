@@ -366,15 +366,21 @@ class ThumbnailLoader(QObject):
 
     def shutdown(self) -> None:
         """Cancel queued work; wait (bounded) for running decodes and the cache's writes."""
-        if self._shut_down:
+        if not self._stop_taking_work():
             return
-        self._shut_down = True
-        self._queue.close()
-        self._drain_timer.stop()
         if not self._pool.waitForDone(SHUTDOWN_WAIT_MS):
             log.warning("thumbnail workers still busy after %d ms", SHUTDOWN_WAIT_MS)
         if self._cache is not None and not self._cache.flush(timeout=SHUTDOWN_FLUSH_MS / 1000):
             log.info("thumbnail cache writes still pending at shutdown; they continue")
+
+    def _stop_taking_work(self) -> bool:
+        """Drop queued work and deliver nothing more; False when that was done before."""
+        if self._shut_down:
+            return False
+        self._shut_down = True
+        self._queue.close()
+        self._drain_timer.stop()
+        return True
 
     def retire(self) -> None:
         """Stop without waiting, then delete this loader once its threads are done.
@@ -383,11 +389,8 @@ class ThumbnailLoader(QObject):
         on on its writer thread. For a change of thumbnail size: the GUI thread must not
         wait for a decode in flight, which takes seconds for the largest images allowed.
         """
-        if self._shut_down:
+        if not self._stop_taking_work():
             return
-        self._shut_down = True
-        self._queue.close()
-        self._drain_timer.stop()
         reaper = QTimer(self, interval=RETIRE_POLL_MS)
 
         def reap() -> None:
