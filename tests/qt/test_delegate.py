@@ -206,16 +206,22 @@ def test_selection_draws_an_accent_frame(model: GalleryModel) -> None:
     assert color_at(plain, edge) != color_at(selected, edge)
 
 
-@pytest.fixture
-def view(qtbot, model: GalleryModel) -> GalleryView:
+def shown_view(qtbot, model: GalleryModel, width: int, height: int,
+               laid_out_row: int) -> GalleryView:
+    """A GalleryView on ``model``, shown, once ``laid_out_row`` has a place in its layout."""
     view = GalleryView()
     view.setModel(model)
-    view.resize(900, 600)
+    view.resize(width, height)
     view.show()
     qtbot.addWidget(view)
     qtbot.waitExposed(view)
-    qtbot.waitUntil(lambda: view.visualRect(model.index(2, 0)).isValid())
+    qtbot.waitUntil(lambda: view.visualRect(model.index(laid_out_row, 0)).isValid())
     return view
+
+
+@pytest.fixture
+def view(qtbot, model: GalleryModel) -> GalleryView:
+    return shown_view(qtbot, model, 900, 600, 2)
 
 
 def test_clicking_the_heart_sets_data_clicking_elsewhere_does_not(qtbot, view: GalleryView,

@@ -32,6 +32,7 @@ from gallery_desktop.qt.gallery_view import GalleryView
 from gallery_desktop.qt.icons import HEART_COLOR
 from gallery_desktop.qt.model import CellValues, GalleryModel
 from gallery_desktop.qt.roles import ImageRole, ThumbState
+from tests.qt.test_delegate import shown_view
 
 THUMB = 200
 LONG = "A caption long enough that the cell has to elide it before the end of the line"
@@ -262,15 +263,7 @@ def gallery_rows(count: int) -> list[GalleryImage]:
 def view(qtbot) -> GalleryView:
     model = GalleryModel()
     model.insert_images(gallery_rows(400))
-    view = GalleryView()
-    view.setModel(model)
-    view.resize(900, 700)
-    view.show()
-    qtbot.addWidget(view)
-    qtbot.waitExposed(view)
-    last = model.index(model.rowCount() - 1, 0)
-    qtbot.waitUntil(lambda: view.visualRect(last).isValid())
-    return view
+    return shown_view(qtbot, model, 900, 700, model.rowCount() - 1)
 
 
 def count_new_entries(cache: CellCache, monkeypatch: pytest.MonkeyPatch) -> list[int]:
