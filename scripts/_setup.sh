@@ -3,7 +3,7 @@
 # pyproject.toml changed, and installs the system libraries Qt needs when they are missing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CALLER_PWD="$PWD"  # relative arguments are the caller's: scripts/run goes back there
+CALLER_PWD="$PWD"  # relative paths in arguments are the caller's (scripts/run makes them absolute)
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"

@@ -205,3 +205,24 @@ def test_an_unexpected_error_leaves_a_crash_report_and_a_log(tmp_path: Path) -> 
     assert str(report) in result.stderr
     log_text = (logs / "gallery-desktop.log").read_text(encoding="utf-8")
     assert "about to fail" in log_text and "boom in a slot" in log_text
+
+
+def test_scripts_run_takes_paths_from_where_it_is_run_and_finds_the_sample_data(
+        tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(REPO / "scripts" / "run"), "--verbose", *args],
+                              cwd=tmp_path, env=app_env(tmp_path), capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    # No --data-dir: the sample data of the checkout, as with no arguments at all.
+    result = run("--snapshot", "sample.png")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "sample.png").is_file()
+    assert f"watching {REPO / 'data'}" in result.stderr
+    # Relative paths are the caller's, in both spellings.
+    studio = tmp_path / "studio" / "data"
+    make_run(studio, "2025-11-26T06-54-47-200Z")
+    result = run("--data-dir=studio/data", "--snapshot", "shots/studio.png")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "shots" / "studio.png").is_file()
+    assert f"watching {studio.resolve()}" in result.stderr
