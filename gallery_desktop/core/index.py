@@ -6,18 +6,26 @@ import logging
 import marshal
 import os
 import sys
+from operator import itemgetter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from gallery_desktop.core.fsutil import write_atomic
 from gallery_desktop.core.paths import make_child
-from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult, SkippedItem
+from gallery_desktop.core.records import (
+    GalleryImage,
+    ImageSource,
+    Run,
+    RunResult,
+    RunRows,
+    SkippedItem,
+)
 from gallery_desktop.core.runs import gc_paused
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # 5: ids and composition follow JavaScript where the web studio does
+FORMAT_VERSION = 6  # 6: ids, orders and search texts beside each run's records
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
@@ -28,15 +36,16 @@ _SOURCE_AT = _FIELDS.index("source")
 _SOURCES = {s.value: s for s in ImageSource}
 _NOT_NAMES = ("", ".", "..")
 
-# (mtime_ns, size, result, whether some image was missing when stored). Entries loaded from
-# the file hold their run's marshal bytes (and None) until first looked up, so a warm start
-# shows its first runs without waiting for every record to be built. Bytes, not tuples:
-# loading the file then makes one object per run instead of a few dozen, none of them
-# tracked by the cyclic collector (whose passes over them cost as much as the load).
-_Entry = tuple[int, int, RunResult | bytes, bool | None]
-# Loaded entries are built this many at a time, with the cyclic collector paused: one by one,
-# its passes over the growing heap would add half again to the cost.
-_BUILD_CHUNK = 256
+# A run as the file holds it: (key, mtime_ns, size, created_ts, ids, post orders, the
+# marshal bytes of the search texts, skipped (path, reason) pairs, whether some image was missing, whether meta.json
+# was caught mid-write, and the marshal bytes of its records). Everything the grid needs to place, filter and search the run's rows is
+# plain data in the row; the records stay bytes until the run is shown.
+_Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...], bytes,
+             tuple[tuple[str, str], ...], bool, bool, bytes]
+# (mtime_ns, size, what a hit gives, whether some image was missing when stored): a run
+# stored by this process, or one loaded from the file once it was hit (its RunRows, the same
+# object on every later hit, so a re-scan sees an unchanged run as the very same one).
+_Entry = tuple[int, int, RunResult | RunRows, bool]
 
 
 def _encode(key: str, result: RunResult) -> tuple[Any, ...]:
@@ -84,29 +93,85 @@ def _has_missing(result: RunResult) -> bool:
     return any(image.source is ImageSource.MISSING for image in result.images)
 
 
+def _row(key: str, mtime_ns: int, size: int, result: RunResult) -> _Row:
+    """A run as the file holds it (see ``_Row``)."""
+    images = result.images
+    return (key, mtime_ns, size, images[0].created_ts if images else 0.0,
+            tuple(image.id for image in images), tuple(image.post_order for image in images),
+            marshal.dumps(tuple(image.search_text() for image in images)),
+            tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),
+            result.incomplete, marshal.dumps(_encode(key, result)))
+
+
+def _check_row(row: tuple[Any, ...]) -> None:
+    """Refuse a file row of the wrong shape (the file is damaged or not ours)."""
+    if len(row) != 11:
+        raise ValueError(f"a run entry has {len(row)} parts")
+    key, mtime_ns, size, created_ts, ids, orders, texts, skipped, missing, partial, payload = row
+    if not (key.__class__ is str and mtime_ns.__class__ is int and size.__class__ is int
+            and created_ts.__class__ is float and ids.__class__ is tuple
+            and orders.__class__ is tuple and texts.__class__ is bytes
+            and skipped.__class__ is tuple and missing.__class__ is bool
+            and partial.__class__ is bool and payload.__class__ is bytes
+            and len(ids) == len(orders)):
+        raise ValueError(f"an entry of the wrong shape for {key!r}")
+
+
+class _StoredRun(RunRows):
+    """A run loaded from the index file: records and search texts stay marshal bytes until
+    asked for."""
+
+    __slots__ = ("_key", "_payload", "_text_blob")
+
+    def __init__(self, key: str, row: _Row) -> None:
+        skipped = tuple(SkippedItem(path, reason) for path, reason in row[7]) if row[7] else ()
+        super().__init__(key.rpartition(os.sep)[2], key, row[3], row[4], row[5], skipped,
+                         incomplete=row[9])
+        self._key = key
+        self._text_blob = row[6]
+        self._payload = row[10]
+
+    def _make_images(self) -> tuple[GalleryImage, ...] | None:
+        try:
+            return _decode(self._key, marshal.loads(self._payload), self.run_dir).images
+        except Exception as err:  # RunRows then shows the images as missing
+            log.warning("run index entry for %s is damaged (%s: %s)", self._key,
+                        type(err).__name__, err)
+            return None
+
+    def _make_search_texts(self) -> tuple[str, ...]:
+        try:
+            texts = marshal.loads(self._text_blob)
+            if texts.__class__ is tuple and all(t.__class__ is str for t in texts):
+                return texts  # type: ignore[no-any-return]
+            raise ValueError("not a tuple of texts")
+        except Exception as err:
+            log.warning("run index entry for %s has damaged search texts (%s: %s)", self._key,
+                        type(err).__name__, err)
+            return ()
+
+
 class RunIndex:
     """Parsed runs remembered by run folder and meta.json's (mtime_ns, size).
 
     The file lives in the user's cache folder and is ours alone: it is written with marshal
-    (plain tuples, bytes and strings only, so loading it can't run code; each run's part
-    is marshalled on its own) and thrown away whenever it can't be read. ``load`` only
-    reads it; the records of a run are built when it is first looked up, together with
-    the next few hundred in the file's order (a damaged entry is dropped then, so that
-    run is read again). Not thread-safe: use one index from one thread at a time.
+    (plain tuples, bytes and strings only, so loading it can't run code) and thrown away
+    whenever it can't be read. A run loaded from the file is handed out as a ``RunRows``:
+    its ids, orders and search texts at once, its records built from their marshal bytes
+    when first asked for (a damaged entry then shows as missing images, and the next scan
+    reads the run again). Not thread-safe: use one index from one thread at a time.
     """
 
     def __init__(self, cache_file: Path) -> None:
         self.cache_file = cache_file
         self._entries: dict[str, _Entry] = {}
+        # The file rows of loaded runs not stored anew since (saved again as they are); a
+        # row is checked when its run is first hit, so loading makes no object per run.
+        self._rows: dict[str, _Row] = {}
         self._dirty = False
-        self._parents: dict[str, Path] = {}  # folders of run folders (one: <data>/runs)
-        # Keys of loaded entries not built yet, in the file's order (the order of the scan
-        # that saved it, which the next scan follows), and how far building has got.
-        self._unbuilt: list[str] = []
-        self._built_to = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries.keys() | self._rows.keys())
 
     @property
     def dirty(self) -> bool:
@@ -116,8 +181,8 @@ class RunIndex:
     def load(self) -> None:
         """Read the cache file; a missing, corrupt or old-version file leaves the index empty."""
         self._entries = {}
+        self._rows = {}
         self._dirty = False
-        self._unbuilt, self._built_to = [], 0
         try:
             data = self.cache_file.read_bytes()
         except FileNotFoundError:
@@ -133,19 +198,15 @@ class RunIndex:
                     log.info("run index %s is from another version: starting afresh",
                              self.cache_file)
                     return
-                entries: dict[str, _Entry] = {}
-                for key, mtime_ns, size, payload in rows:
-                    if not (key.__class__ is str and mtime_ns.__class__ is int
-                            and size.__class__ is int and payload.__class__ is bytes):
-                        raise ValueError(f"an entry of the wrong shape for {key!r}")
-                    entries[key] = (mtime_ns, size, payload, None)
+                if rows.__class__ is not list or not all(r.__class__ is tuple for r in rows):
+                    raise ValueError("the runs are not a list of tuples")
+                loaded = dict(zip(map(itemgetter(0), rows), rows, strict=True))
         except Exception as err:  # any damage to a cache file means "rebuild"
             log.warning("run index %s is damaged (%s: %s): starting afresh",
                         self.cache_file, type(err).__name__, err)
             return
-        self._entries = entries
-        self._unbuilt = list(entries)
-        log.debug("loaded %d runs from the run index %s", len(entries), self.cache_file)
+        self._rows = loaded
+        log.debug("loaded %d runs from the run index %s", len(loaded), self.cache_file)
 
     def lookup(self, run_dir: Path, mtime_ns: int, size: int) -> RunResult | None:
         """The stored result for a run whose meta.json still has this mtime and size.
@@ -156,54 +217,44 @@ class RunIndex:
             size: meta.json's ``st_size`` now.
 
         Returns:
-            The result stored for the same (mtime_ns, size), else None.
+            The result stored for the same (mtime_ns, size) with its records, else None.
         """
         hit = self.hit(str(run_dir), mtime_ns, size)
-        return None if hit is None else hit[0]
-
-    def hit(self, key: str, mtime_ns: int, size: int) -> tuple[RunResult, bool] | None:
-        """``lookup`` by the run folder's path string; also says if an image was missing."""
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != mtime_ns or entry[1] != size:
+        if hit is None:
             return None
-        if not isinstance(entry[2], RunResult):
-            self._build(key)
-            entry = self._entries.get(key)
-            if entry is None:
+        run = hit[0]
+        return run.result() if isinstance(run, RunRows) else run
+
+    def hit(self, key: str, mtime_ns: int, size: int) -> tuple[Run, bool] | None:
+        """``lookup`` by the run folder's path string, without building records: a run
+        loaded from the file comes as a RunRows. Also says if an image was missing."""
+        entry = self._entries.get(key)
+        if entry is None:
+            row = self._rows.get(key)
+            if row is None:
                 return None
-        result = entry[2]
-        assert isinstance(result, RunResult)
-        return result, bool(entry[3])
+            try:
+                _check_row(row)
+            except (TypeError, ValueError) as err:
+                log.warning("run index entry for %s is damaged (%s): reading the run again",
+                            key, err)
+                self._forget(key)
+                return None
+            entry = (row[1], row[2], _StoredRun(key, row), row[8])
+            self._entries[key] = entry
+        if entry[0] != mtime_ns or entry[1] != size:
+            return None
+        value = entry[2]
+        if isinstance(value, RunRows) and value.damaged:
+            log.warning("run index entry for %s is damaged: reading the run again", key)
+            self._forget(key)
+            return None
+        return value, entry[3]
 
-    def _build(self, key: str) -> None:
-        """Build the records of ``key`` and of the next loaded entries a scan will ask for."""
-        start = self._built_to
-        self._built_to = min(start + _BUILD_CHUNK, len(self._unbuilt))
-        with gc_paused():
-            for k in (key, *self._unbuilt[start:self._built_to]):
-                entry = self._entries.get(k)
-                if entry is None or isinstance(entry[2], RunResult):
-                    continue
-                payload = entry[2]
-                try:
-                    result = _decode(k, marshal.loads(payload), self._run_dir(k))
-                except Exception as err:  # a damaged entry: the run is read again instead
-                    log.warning("run index entry for %s is damaged (%s: %s): reading the run "
-                                "again", k, type(err).__name__, err)
-                    del self._entries[k]
-                    self._dirty = True
-                    continue
-                self._entries[k] = (entry[0], entry[1], result, _has_missing(result))
-
-    def _run_dir(self, key: str) -> Path:
-        """``key`` as a Path, built from its parent's (parsing a whole path is slower)."""
-        parent, _, name = key.rpartition(os.sep)
-        if not parent or name in _NOT_NAMES:
-            return Path(key)
-        folder = self._parents.get(parent)
-        if folder is None:
-            folder = self._parents[parent] = Path(parent)
-        return make_child(folder, name)
+    def _forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+        self._rows.pop(key, None)
+        self._dirty = True
 
     def store(self, run_dir: Path, mtime_ns: int, size: int, result: RunResult) -> None:
         """Remember a run's result for meta.json's current (mtime_ns, size).
@@ -219,6 +270,7 @@ class RunIndex:
     def put(self, key: str, mtime_ns: int, size: int, result: RunResult) -> None:
         """``store`` by the run folder's path string."""
         self._entries[key] = (mtime_ns, size, result, _has_missing(result))
+        self._rows.pop(key, None)
         self._dirty = True
 
     def prune(self, keep: Iterable[Path]) -> None:
@@ -231,20 +283,25 @@ class RunIndex:
 
     def retain(self, keys: Iterable[str]) -> None:
         """``prune`` by the run folders' path strings."""
-        gone = self._entries.keys() - set(keys)
+        gone = (self._entries.keys() | self._rows.keys()) - set(keys)
         for key in gone:
-            del self._entries[key]
+            self._forget(key)
         if gone:
             self._dirty = True
+
+    @staticmethod
+    def _result(value: RunResult | RunRows) -> RunResult:
+        return value if isinstance(value, RunResult) else value.result()
 
     def save(self) -> None:
         """Write the index atomically when it changed; a failure is logged (it is only a cache)."""
         if not self._dirty:
             return
         try:
-            rows = [(key, mtime_ns, size, marshal.dumps(_encode(key, result))
-                     if isinstance(result, RunResult) else result)
-                    for key, (mtime_ns, size, result, _) in self._entries.items()]
+            rows = [*self._rows.values(),
+                    *(_row(key, mtime_ns, size, self._result(value))
+                      for key, (mtime_ns, size, value, _) in self._entries.items()
+                      if key not in self._rows)]
             data = marshal.dumps((_HEADER, rows))
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.cache_file, data)

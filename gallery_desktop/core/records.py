@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple, TypeAlias
+from typing import NamedTuple, TypeAlias, overload
 
 # A file named by a path string (as records do) or a Path: what the thumbnail code takes.
 FilePath: TypeAlias = str | os.PathLike[str]
@@ -105,11 +107,158 @@ class RunResult:
     incomplete: bool = False
 
 
+class RunRows:
+    """A run's images known by id, order and search text, their records built on first use.
+
+    What a warm start takes from the run index: enough for the grid to place, filter and
+    search every row, while the records themselves (26 fields each) are built only for the
+    runs that are shown. ``images`` builds them once; any thread may ask (two threads asking
+    at once may both build, with equal results). Where they come from is a subclass's
+    business: ``_make_images`` and ``_make_search_texts``.
+    """
+
+    __slots__ = ("_images", "_run_dir", "_texts", "created_ts", "damaged", "ids", "incomplete",
+                 "orders", "run_id", "skipped")
+
+    def __init__(self, run_id: str, run_dir: Path | str, created_ts: float,
+                 ids: tuple[str, ...], orders: tuple[int, ...],
+                 skipped: tuple[SkippedItem, ...] = (), *, incomplete: bool = False) -> None:
+        self.run_id = run_id
+        self._run_dir = run_dir  # a string until a Path is asked for
+        self.created_ts = created_ts
+        self.ids = ids
+        self.orders = orders
+        self.skipped = skipped
+        self.incomplete = incomplete
+        # Set when the stored records could not be built: whoever owns the index reads the
+        # run again instead of trusting it.
+        self.damaged = False
+        self._texts: tuple[str, ...] | None = None
+        self._images: tuple[GalleryImage, ...] | None = None
+
+    def _make_images(self) -> tuple[GalleryImage, ...] | None:
+        """Build the records (None: they cannot be had)."""
+        raise NotImplementedError
+
+    def _make_search_texts(self) -> tuple[str, ...]:
+        """Each image's ``search_text()`` (the default builds the records for it)."""
+        return tuple(image.search_text() for image in self.images)
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder."""
+        run_dir = self._run_dir
+        if isinstance(run_dir, str):
+            run_dir = self._run_dir = Path(run_dir)
+        return run_dir
+
+    @property
+    def search_texts(self) -> tuple[str, ...]:
+        """Each image's ``search_text()``, in order (made on first use)."""
+        texts = self._texts
+        if texts is None:
+            texts = self._make_search_texts()
+            if len(texts) != len(self.ids):  # damaged: search by what is known for sure
+                texts = tuple(f"{image_id}\n{self.run_id}".casefold() for image_id in self.ids)
+            self._texts = texts
+        return texts
+
+    @property
+    def built(self) -> bool:
+        """Whether the records exist already."""
+        return self._images is not None
+
+    @property
+    def images(self) -> tuple[GalleryImage, ...]:
+        """The records, in post order (built now if need be).
+
+        Records that cannot be built (a damaged cache entry) come back as placeholders that
+        show the image as missing, and ``damaged`` is set.
+        """
+        images = self._images
+        if images is not None:
+            return images
+        built = self._make_images()
+        if built is None or tuple(image.id for image in built) != self.ids:
+            self.damaged = True
+            built = tuple(GalleryImage(image_id, self.run_id, "", "", None,
+                                       created_ts=self.created_ts, post_order=order,
+                                       source=ImageSource.MISSING)
+                          for image_id, order in zip(self.ids, self.orders, strict=True))
+        self._images = built
+        return built
+
+    def result(self) -> RunResult:
+        """The run as a RunResult (building the records)."""
+        return RunResult(self.run_id, self.run_dir, self.images, self.skipped, self.incomplete)
+
+
+Run: TypeAlias = RunResult | RunRows
+
+
+class ScanImages(Sequence[GalleryImage]):
+    """The images of sorted runs as one sequence; a run's records are built when reached."""
+
+    __slots__ = ("_runs", "_starts")
+
+    def __init__(self, runs: Sequence[Run]) -> None:
+        self._runs = list(runs)
+        self._starts: list[int] = []
+        total = 0
+        for run in self._runs:
+            self._starts.append(total)
+            total += len(run.ids) if isinstance(run, RunRows) else len(run.images)
+        self._starts.append(total)
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, i: int) -> GalleryImage: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[GalleryImage]: ...
+
+    def __getitem__(self, i: int | slice) -> GalleryImage | list[GalleryImage]:
+        if isinstance(i, slice):
+            return list(self)[i]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        at = bisect_right(self._starts, i) - 1
+        return self._runs[at].images[i - self._starts[at]]
+
+    def __iter__(self) -> Iterator[GalleryImage]:
+        for run in self._runs:
+            yield from run.images
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like a list
+
+    def __repr__(self) -> str:
+        return f"ScanImages({len(self)} images in {len(self._runs)} runs)"
+
+    def ids(self) -> list[str]:
+        """Every image's id, in order (no record is built)."""
+        out: list[str] = []
+        for run in self._runs:
+            out.extend(run.ids if isinstance(run, RunRows) else (i.id for i in run.images))
+        return out
+
+
 @dataclass(slots=True)
 class ScanReport:
-    """The outcome of scanning a data folder."""
+    """The outcome of scanning a data folder.
+
+    ``images`` may be a ``ScanImages``: its records are built as they are reached.
+    """
 
     data_dir: Path
     runs_seen: int = 0
-    images: list[GalleryImage] = field(default_factory=list)
+    images: Sequence[GalleryImage] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +20,10 @@ from gallery_desktop.core.paths import ImageLocator, make_child
 from gallery_desktop.core.records import (
     GalleryImage,
     ImageSource,
+    Run,
     RunResult,
+    RunRows,
+    ScanImages,
     ScanReport,
     SkippedItem,
 )
@@ -562,12 +564,13 @@ def read_run(run_dir: Path, data_dir: Path) -> tuple[RunResult, int, int]:
 
 def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
               cancelled: Callable[[], bool] | None = None,
-              problems: list[SkippedItem] | None = None) -> Iterator[RunResult]:
+              problems: list[SkippedItem] | None = None) -> Iterator[Run]:
     """One RunResult per entry of ``data_dir/runs``, newest run ids first.
 
     Entries that are not run folders (files, folders without meta.json, broken links) give a
     result without images that says why. With an index, a run whose meta.json has the same
-    (mtime_ns, size) as when it was stored is not read again, and after a complete pass the
+    (mtime_ns, size) as when it was stored is not read again (a run the index loaded from
+    its file comes as a RunRows, its records not built yet), and after a complete pass the
     index forgets runs that are gone (saving it is the caller's job).
 
     Args:
@@ -620,14 +623,19 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
                 pass  # read_run below says why
             else:
                 hit = index.hit(key, st.st_mtime_ns, st.st_size)
+                if hit is not None and hit[1] and isinstance(hit[0], RunRows):
+                    hit[0].images  # noqa: B018 - built now: its missing images are looked for
+                    if hit[0].damaged:  # the stored records were unusable: read the run
+                        hit = index.hit(key, st.st_mtime_ns, st.st_size)
                 if hit is not None:
-                    result, has_missing = hit
+                    run, has_missing = hit
                     if has_missing:
-                        fresh = _recheck_missing(result, locator)
-                        if fresh is not result:
+                        stored = run.result() if isinstance(run, RunRows) else run
+                        fresh = _recheck_missing(stored, locator)
+                        if fresh is not stored:
                             index.put(key, st.st_mtime_ns, st.st_size, fresh)
-                            result = fresh
-                    yield result
+                            run = fresh
+                    yield run
                     continue
         run_dir = make_child(runs_dir, name)
         if runs_are_real and not entry.is_symlink():
@@ -657,8 +665,14 @@ def _recheck_missing(result: RunResult, locator: ImageLocator) -> RunResult:
     return replace(result, images=tuple(images)) if changed else result
 
 
-def _run_order(result: RunResult) -> tuple[float, str]:
-    return -result.images[0].created_ts, result.run_id
+def _run_order(run: Run) -> tuple[float, str]:
+    if isinstance(run, RunRows):
+        return -run.created_ts, run.run_id
+    return -run.images[0].created_ts, run.run_id
+
+
+def _has_images(run: Run) -> bool:
+    return bool(run.ids if isinstance(run, RunRows) else run.images)
 
 
 def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
@@ -673,31 +687,34 @@ def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
     Returns:
         Images ordered by ``GalleryImage.sort_key`` (newest first, then run id, then post
         order), duplicate ids dropped (the first kept), and every skipped item with its reason.
+        Runs the index loaded from its file are not built until their images are reached
+        (``report.images`` is then a ScanImages).
     """
     report = ScanReport(data_dir)
-    with_images: list[RunResult] = []
+    with_images: list[Run] = []
     with gc_paused():
         for result in iter_runs(data_dir, index=index, problems=report.skipped):
             report.runs_seen += 1
             if result.skipped:
                 report.skipped.extend(result.skipped)
-            if result.images:
+            if _has_images(result):
                 with_images.append(result)
     # All images of a run share created_ts and run_id and come in post order, so sorting the
     # runs orders the images exactly as sort_key would, at a fraction of the cost.
     with_images.sort(key=_run_order)
-    ids = [image.id for result in with_images for image in result.images]
-    if favorites is None and len(set(ids)) == len(ids):
+    images = ScanImages(with_images)
+    if favorites is None and len(set(ids := images.ids())) == len(ids):
         # The common case (no duplicates, nothing to merge): no per-image Python work.
-        report.images.extend(chain.from_iterable(result.images for result in with_images))
+        report.images = images
     else:
         _merge(report, with_images, favorites)
     return report
 
 
-def _merge(report: ScanReport, runs: list[RunResult], favorites: FavoritesLookup | None) -> None:
+def _merge(report: ScanReport, runs: list[Run], favorites: FavoritesLookup | None) -> None:
     """Add the runs' images to the report, dropping repeated ids and filling in favorites."""
-    images = report.images
+    images: list[GalleryImage] = []
+    report.images = images
     seen: set[str] = set()
     for result in runs:
         for image in result.images:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 import logging
 import marshal
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gallery_desktop.core.index import RunIndex
-from gallery_desktop.core.records import ImageSource, RunResult, SkippedItem
+from gallery_desktop.core.records import ImageSource, RunResult, RunRows, SkippedItem
 from gallery_desktop.core.runs import iter_runs, parse_run, scan_runs
 from tests.factories import make_image, make_run
 
@@ -58,7 +60,11 @@ def test_save_and_load_round_trip(tmp_path: Path, data: Path) -> None:
     loaded.load()
     assert len(loaded) == 3  # run-c is stored too: its broken meta.json is not re-read either
     again = list(iter_runs(data, index=loaded))
-    assert again == first
+    assert all(isinstance(run, RunRows) for run in again)
+    # Only runs with a missing image are built (to look for it again).
+    assert [run.built for run in again] == [run.images != () and any(
+        i.source is ImageSource.MISSING for i in run.images) for run in first]
+    assert [run.result() if isinstance(run, RunRows) else run for run in again] == first
     # run-c's broken meta.json may be a write in progress: that survives the round trip.
     assert [r.run_id for r in again if r.incomplete] == ["run-c"]
     images = [i for r in again for i in r.images]
@@ -167,44 +173,73 @@ def test_a_truncated_cache_file_means_an_empty_index(tmp_path: Path, data: Path)
         assert len(damaged) == 0, cut
 
 
-def test_a_damaged_entry_means_that_run_is_read_again(tmp_path: Path, data: Path,
-                                                      opened_files: list[Path]) -> None:
+def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
+        tmp_path: Path, data: Path, opened_files: list[Path]) -> None:
     cache = tmp_path / "index.bin"
     index = RunIndex(cache)
-    expected = scan_runs(data, index=index).images
+    expected = list(scan_runs(data, index=index).images)
     index.save()
     header, rows = marshal.loads(cache.read_bytes())
-    at = next(i for i, row in enumerate(rows) if marshal.loads(row[3])[1])  # with images
-    key, mtime_ns, size, blob = rows[at]
+    at = next(i for i, row in enumerate(rows) if row[4] and not row[8])  # images, none missing
+    *head, blob = rows[at]
+    key, ids = head[0], head[4]
     run_id, images, skipped, incomplete = marshal.loads(blob)
     for bad_run in [(run_id, (bad_image,), skipped, incomplete) for bad_image in (
             images[0][:-1], (*images[0], "extra"), ("x",) * len(images[0]))] + [
             (run_id, images), "not a run"]:
-        rows[at] = (key, mtime_ns, size, marshal.dumps(bad_run))
+        rows[at] = (*head, marshal.dumps(bad_run))
         cache.write_bytes(marshal.dumps((header, rows)))
         damaged = RunIndex(cache)
         damaged.load()
         assert len(damaged) == 3
         opened_files.clear()
+        # The rows are all there; the damaged run's records, once built, say "missing".
+        shown = list(scan_runs(data, index=damaged).images)
+        assert metas_opened(opened_files) == []
+        assert [i.id for i in shown] == [i.id for i in expected]
+        assert {i.source for i in shown if i.id in ids} == {ImageSource.MISSING}
+        assert [i for i in shown if i.id not in ids] == [i for i in expected if i.id not in ids]
+        # The next scan reads that run again (and only that one).
         assert scan_runs(data, index=damaged).images == expected
-        assert metas_opened(opened_files) == [Path(key).name]  # only the damaged one
+        assert metas_opened(opened_files) == [Path(key).name]
         assert damaged.dirty and len(damaged) == 3
 
 
-@pytest.mark.parametrize("row", [
-    (1, 2, 3, marshal.dumps(("run", (), (), False))),
-    ("key", "2", 3, marshal.dumps(("run", (), (), False))),
-    ("key", 2, 3, ("run", (), (), False)),  # a run's part not marshalled on its own
-    ("key", 2, 3),
+@pytest.mark.parametrize("damage", [
+    lambda row: (*row[:1], str(row[1]), *row[2:]),  # mtime as text
+    lambda row: row[:3],  # parts missing
+    lambda row: (*row, "extra"),
+    lambda row: (*row[:4], list(row[4]), *row[5:]),  # ids as a list
+    lambda row: (*row[:6], marshal.loads(row[6]), *row[7:]),  # texts not marshalled alone
+    lambda row: (*row[:10], marshal.loads(row[10])),  # records not marshalled alone
+    lambda row: (*row[:5], row[5][:-1], *row[6:]),  # fewer orders than ids
 ])
-def test_a_row_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, row: tuple[object, ...],
-                                                       data: Path) -> None:
+def test_a_row_of_the_wrong_shape_means_that_run_is_read_again(
+        tmp_path: Path, damage: Callable[[tuple[Any, ...]], tuple[Any, ...]], data: Path,
+        opened_files: list[Path]) -> None:
     cache = tmp_path / "index.bin"
     index = RunIndex(cache)
-    scan_runs(data, index=index)
+    expected = list(scan_runs(data, index=index).images)
     index.save()
     header, rows = marshal.loads(cache.read_bytes())
-    cache.write_bytes(marshal.dumps((header, [*rows, row])))
+    at = next(i for i, row in enumerate(rows) if row[4])
+    rows[at] = damage(rows[at])
+    cache.write_bytes(marshal.dumps((header, rows)))
+    damaged = RunIndex(cache)
+    damaged.load()
+    assert len(damaged) == 3
+    opened_files.clear()
+    assert scan_runs(data, index=damaged).images == expected
+    assert metas_opened(opened_files) == [Path(rows[at][0]).name]
+    assert damaged.dirty
+
+
+@pytest.mark.parametrize("rows", [[1], ["not a row"], None, [()], (("key",),)])
+def test_a_file_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, rows: object) -> None:
+    from gallery_desktop.core.index import _HEADER
+
+    cache = tmp_path / "index.bin"
+    cache.write_bytes(marshal.dumps((_HEADER, rows)))
     damaged = RunIndex(cache)
     damaged.load()
     assert len(damaged) == 0
@@ -304,7 +339,7 @@ def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
     index.save()
     # Files in the run folder are stored by name, all others by their whole path.
     _header, rows = marshal.loads(cache.read_bytes())
-    stored = [row[4] for row in marshal.loads(rows[0][3])[1]]
+    stored = [row[4] for row in marshal.loads(rows[0][-1])[1]]
     root = data.resolve()
     assert stored == ["a.png", str(root / "runs" / "run-x" / "sub" / "b.png"),
                       str(root / "shared" / "c.png"), "sub", "gone.png"]
