@@ -6,13 +6,12 @@ import logging
 import marshal
 import os
 import sys
-from operator import itemgetter
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from gallery_desktop.core.fsutil import write_atomic
-from gallery_desktop.core.paths import make_child
 from gallery_desktop.core.records import (
     GalleryImage,
     ImageSource,
@@ -37,9 +36,10 @@ _SOURCES = {s.value: s for s in ImageSource}
 _NOT_NAMES = ("", ".", "..")
 
 # A run as the file holds it: (key, mtime_ns, size, created_ts, ids, post orders, the
-# marshal bytes of the search texts, skipped (path, reason) pairs, whether some image was missing, whether meta.json
-# was caught mid-write, and the marshal bytes of its records). Everything the grid needs to place, filter and search the run's rows is
-# plain data in the row; the records stay bytes until the run is shown.
+# marshal bytes of the search texts, skipped (path, reason) pairs, whether some image was
+# missing, whether meta.json was caught mid-write, and the marshal bytes of its records).
+# What the grid needs to place and filter the run's rows is plain data in the row; the
+# records (and the search texts) stay bytes until asked for.
 _Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...], bytes,
              tuple[tuple[str, str], ...], bool, bool, bytes]
 # (mtime_ns, size, what a hit gives, whether some image was missing when stored): a run
@@ -103,20 +103,6 @@ def _row(key: str, mtime_ns: int, size: int, result: RunResult) -> _Row:
             result.incomplete, marshal.dumps(_encode(key, result)))
 
 
-def _check_row(row: tuple[Any, ...]) -> None:
-    """Refuse a file row of the wrong shape (the file is damaged or not ours)."""
-    if len(row) != 11:
-        raise ValueError(f"a run entry has {len(row)} parts")
-    key, mtime_ns, size, created_ts, ids, orders, texts, skipped, missing, partial, payload = row
-    if not (key.__class__ is str and mtime_ns.__class__ is int and size.__class__ is int
-            and created_ts.__class__ is float and ids.__class__ is tuple
-            and orders.__class__ is tuple and texts.__class__ is bytes
-            and skipped.__class__ is tuple and missing.__class__ is bool
-            and partial.__class__ is bool and payload.__class__ is bytes
-            and len(ids) == len(orders)):
-        raise ValueError(f"an entry of the wrong shape for {key!r}")
-
-
 class _StoredRun(RunRows):
     """A run loaded from the index file: records and search texts stay marshal bytes until
     asked for."""
@@ -124,12 +110,29 @@ class _StoredRun(RunRows):
     __slots__ = ("_key", "_payload", "_text_blob")
 
     def __init__(self, key: str, row: _Row) -> None:
-        skipped = tuple(SkippedItem(path, reason) for path, reason in row[7]) if row[7] else ()
-        super().__init__(key.rpartition(os.sep)[2], key, row[3], row[4], row[5], skipped,
-                         incomplete=row[9])
+        # Every field set here rather than through RunRows.__init__: one of these is made
+        # per run of a warm start, where a second Python call per run shows.
+        (_, _, _, created_ts, ids, orders, text_blob, skipped, missing, partial,
+         payload) = row
+        if not (created_ts.__class__ is float and ids.__class__ is tuple
+                and orders.__class__ is tuple and text_blob.__class__ is bytes
+                and skipped.__class__ is tuple and missing.__class__ is bool
+                and partial.__class__ is bool and payload.__class__ is bytes
+                and len(ids) == len(orders)):
+            raise ValueError("an entry of the wrong shape")
+        self.run_id = key.rpartition(os.sep)[2]
+        self._run_dir = key
+        self.created_ts = created_ts
+        self.ids = ids
+        self.orders = orders
+        self.skipped = tuple(SkippedItem(p, r) for p, r in skipped) if skipped else ()
+        self.incomplete = partial
+        self.damaged = False
+        self._texts = None
+        self._images = None
         self._key = key
-        self._text_blob = row[6]
-        self._payload = row[10]
+        self._text_blob = text_blob
+        self._payload = payload
 
     def _make_images(self) -> tuple[GalleryImage, ...] | None:
         try:
@@ -143,7 +146,7 @@ class _StoredRun(RunRows):
         try:
             texts = marshal.loads(self._text_blob)
             if texts.__class__ is tuple and all(t.__class__ is str for t in texts):
-                return texts  # type: ignore[no-any-return]
+                return texts
             raise ValueError("not a tuple of texts")
         except Exception as err:
             log.warning("run index entry for %s has damaged search texts (%s: %s)", self._key,
@@ -234,13 +237,12 @@ class RunIndex:
             if row is None:
                 return None
             try:
-                _check_row(row)
+                entry = (row[1], row[2], _StoredRun(key, row), row[8])
             except (TypeError, ValueError) as err:
                 log.warning("run index entry for %s is damaged (%s): reading the run again",
                             key, err)
                 self._forget(key)
                 return None
-            entry = (row[1], row[2], _StoredRun(key, row), row[8])
             self._entries[key] = entry
         if entry[0] != mtime_ns or entry[1] != size:
             return None

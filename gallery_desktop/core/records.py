@@ -7,6 +7,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import accumulate, chain
 from pathlib import Path
 from typing import NamedTuple, TypeAlias, overload
 
@@ -106,6 +107,16 @@ class RunResult:
     # writes it in place), so it is worth reading again before its images are taken away.
     incomplete: bool = False
 
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The images' ids, in post order (as ``RunRows.ids``)."""
+        return tuple(image.id for image in self.images)
+
+    @property
+    def created_ts(self) -> float:
+        """When the run was created (its images share it); 0.0 without images."""
+        return self.images[0].created_ts if self.images else 0.0
+
 
 class RunRows:
     """A run's images known by id, order and search text, their records built on first use.
@@ -203,12 +214,7 @@ class ScanImages(Sequence[GalleryImage]):
 
     def __init__(self, runs: Sequence[Run]) -> None:
         self._runs = list(runs)
-        self._starts: list[int] = []
-        total = 0
-        for run in self._runs:
-            self._starts.append(total)
-            total += len(run.ids) if isinstance(run, RunRows) else len(run.images)
-        self._starts.append(total)
+        self._starts = [0, *accumulate(len(run.ids) for run in self._runs)]
 
     def __len__(self) -> int:
         return self._starts[-1]
@@ -243,12 +249,9 @@ class ScanImages(Sequence[GalleryImage]):
     def __repr__(self) -> str:
         return f"ScanImages({len(self)} images in {len(self._runs)} runs)"
 
-    def ids(self) -> list[str]:
+    def ids(self) -> Iterator[str]:
         """Every image's id, in order (no record is built)."""
-        out: list[str] = []
-        for run in self._runs:
-            out.extend(run.ids if isinstance(run, RunRows) else (i.id for i in run.images))
-        return out
+        return chain.from_iterable(run.ids for run in self._runs)
 
 
 @dataclass(slots=True)

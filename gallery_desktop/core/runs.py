@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -588,7 +589,7 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
     try:
         with os.scandir(runs_dir) as it:
             # Run ids are ISO instants: reverse name order yields the newest runs first.
-            entries = sorted(it, key=_entry_name, reverse=True)
+            entries = sorted(it, key=attrgetter("name"), reverse=True)
     except OSError as err:
         reason = ("no runs folder" if isinstance(err, FileNotFoundError)
                   else f"cannot list the runs folder: {err.strerror or err}")
@@ -648,10 +649,6 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
         index.retain(seen)
 
 
-def _entry_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
-
-
 def _recheck_missing(result: RunResult, locator: ImageLocator) -> RunResult:
     """A cached run whose images were missing: look again, as they may have been written since."""
     images = list(result.images)
@@ -663,16 +660,6 @@ def _recheck_missing(result: RunResult, locator: ImageLocator) -> RunResult:
                 images[i] = image._replace(image_path=path, source=source)
                 changed = True
     return replace(result, images=tuple(images)) if changed else result
-
-
-def _run_order(run: Run) -> tuple[float, str]:
-    if isinstance(run, RunRows):
-        return -run.created_ts, run.run_id
-    return -run.images[0].created_ts, run.run_id
-
-
-def _has_images(run: Run) -> bool:
-    return bool(run.ids if isinstance(run, RunRows) else run.images)
 
 
 def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
@@ -697,13 +684,15 @@ def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
             report.runs_seen += 1
             if result.skipped:
                 report.skipped.extend(result.skipped)
-            if _has_images(result):
+            if result.ids:
                 with_images.append(result)
     # All images of a run share created_ts and run_id and come in post order, so sorting the
-    # runs orders the images exactly as sort_key would, at a fraction of the cost.
-    with_images.sort(key=_run_order)
+    # runs orders the images exactly as sort_key would, at a fraction of the cost: newest
+    # first, then by run id. The runs came in reverse name order; sorts are stable.
+    with_images.reverse()
+    with_images.sort(key=attrgetter("created_ts"), reverse=True)
     images = ScanImages(with_images)
-    if favorites is None and len(set(ids := images.ids())) == len(ids):
+    if favorites is None and len(set(images.ids())) == len(images):
         # The common case (no duplicates, nothing to merge): no per-image Python work.
         report.images = images
     else:

@@ -103,6 +103,7 @@ class GalleryController(QObject):
 
         self._scanner = RunScanner(self)
         self._scanner.batch_ready.connect(self._on_batch)
+        self._scanner.runs_ready.connect(self.model.insert_runs)
         self._scanner.progress.connect(self._on_progress)
         self._scanner.runs_changed.connect(self._on_runs_changed)
         self._scanner.problems_changed.connect(self._on_scan_problems)

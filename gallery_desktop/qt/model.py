@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap
 
-from gallery_desktop.core.records import GalleryImage, ImageSource
+from gallery_desktop.core.records import GalleryImage, ImageSource, RunRows
 from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, SortMode, ThumbState
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,21 @@ _Index = QModelIndex | QPersistentModelIndex
 _Key = tuple[float | int | str, ...]
 
 
-def order_key(rec: GalleryImage, mode: SortMode, usage: int = 0) -> _Key:
+class _Pending(NamedTuple):
+    """A row whose record is not built yet: what placing it takes, and its run (whose
+    records are built together when one of them is first needed)."""
+
+    id: str
+    run_id: str
+    created_ts: float
+    post_order: int
+    run: RunRows
+
+
+_Row = GalleryImage | _Pending
+
+
+def order_key(rec: _Row, mode: SortMode, usage: int = 0) -> _Key:
     """The row order of ``mode``: newest or oldest run first (a run's posts in their order),
     or most used first and then newest; the id makes every key unique."""
     if mode is SortMode.OLDEST:
@@ -48,7 +62,7 @@ def order_key(rec: GalleryImage, mode: SortMode, usage: int = 0) -> _Key:
     return (-rec.created_ts, rec.run_id, rec.post_order, rec.id)
 
 
-def order_keys(recs: Iterable[GalleryImage], mode: SortMode,
+def order_keys(recs: Iterable[_Row], mode: SortMode,
                usage: Mapping[str, int]) -> list[_Key]:
     """``order_key`` of many records, in one comprehension (sorting 100,000 rows)."""
     if mode is SortMode.OLDEST:
@@ -152,7 +166,10 @@ class GalleryModel(QAbstractListModel):
     hearts and usage counts kept beside the records.
 
     Rows are found by id through a bisect on the order key (no row numbers are stored, so
-    inserting a run at the top costs no re-indexing). The model keeps the order itself
+    inserting a run at the top costs no re-indexing). Runs handed over as ``RunRows`` (a
+    warm start from the run index) are placed, filtered and searched by their ids, orders
+    and search texts; their records are built, a run at a time, when a row of theirs is
+    first painted or asked for. The model keeps the order itself
     because sorting 100,000 rows in a proxy takes a Python call per comparison (seconds);
     here it is one ``sorted``. ``data()`` does no I/O. ``revision`` grows with every change
     to rows, hearts or counts.
@@ -169,9 +186,9 @@ class GalleryModel(QAbstractListModel):
         super().__init__(parent)
         self.revision = 0
         self._order = SortMode.NEWEST
-        self._records: list[GalleryImage] = []
+        self._records: list[_Row] = []
         self._keys: list[_Key] = []
-        self._by_id: dict[str, GalleryImage] = {}
+        self._by_id: dict[str, _Row] = {}
         self._search: dict[str, str] = {}
         self._ids_by_run: dict[str, set[str]] = {}
         # Files are nearly always shown once: one id per path, a set only for the rest.
@@ -201,7 +218,7 @@ class GalleryModel(QAbstractListModel):
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self._records):
             return None
-        rec = self._records[index.row()]
+        rec = self._full(index.row())
         if role == ImageRole.IS_FAVORITE:
             return rec.id in self._favorites
         if role == Qt.ItemDataRole.DecorationRole:
@@ -259,7 +276,7 @@ class GalleryModel(QAbstractListModel):
         """File URLs and paths of the local images, their ids, and a decoded image if one is
         at hand (the thumbnail: never a read from disk here)."""
         rows = sorted({i.row() for i in indexes if i.isValid()})
-        recs = [self._records[r] for r in rows]
+        recs = [self._full(r) for r in rows]
         local = [r.image_path for r in recs
                  if r.source is ImageSource.LOCAL and r.image_path is not None]
         mime = QMimeData()
@@ -278,7 +295,7 @@ class GalleryModel(QAbstractListModel):
         """The record shown in ``row`` (raises IndexError when out of range)."""
         if row < 0:
             raise IndexError(row)
-        return self._records[row]
+        return self._full(row)
 
     def row_of(self, image_id: str) -> int:
         """The row showing ``image_id``, or -1 when absent."""
@@ -294,7 +311,11 @@ class GalleryModel(QAbstractListModel):
 
     def get(self, image_id: str) -> GalleryImage | None:
         """The record with ``image_id``, if shown."""
-        return self._by_id.get(image_id)
+        rec = self._by_id.get(image_id)
+        if rec.__class__ is _Pending:
+            self._build_run(rec.run)
+            rec = self._by_id.get(image_id)
+        return rec  # type: ignore[return-value]
 
     def ids(self) -> set[str]:
         """Every image id shown (a copy)."""
@@ -354,7 +375,7 @@ class GalleryModel(QAbstractListModel):
         """
         if not 0 <= row < len(self._records):
             return None
-        rec = self._records[row]
+        rec = self._full(row)
         pixmap = self._pixmaps.get(rec.image_path) if rec.image_path is not None else None
         return CellValues(pixmap, self._thumb_state(rec), rec.id in self._favorites,
                           self._usage.get(rec.id, 0), short_title(rec))
@@ -374,18 +395,47 @@ class GalleryModel(QAbstractListModel):
         Returns:
             How many rows were inserted.
         """
-        fresh: list[GalleryImage] = []
-        for rec in images:
-            if rec.id in self._by_id:
-                self.update_image(rec)
-            else:
+        return self._insert(images, search_texts)
+
+    def insert_runs(self, runs: Iterable[RunRows]) -> int:
+        """Insert the rows of runs whose records are built later (see the class notes).
+
+        A run with an id that is shown already is built now and goes in as records.
+
+        Returns:
+            How many rows were inserted.
+        """
+        rows: list[_Row] = []
+        texts: dict[str, str] = {}
+        built: list[GalleryImage] = []
+        new = tuple.__new__
+        by_id = self._by_id
+        for run in runs:
+            ids = run.ids
+            if any(image_id in by_id for image_id in ids):
+                built.extend(run.images)
+                continue
+            run_id, created_ts = run.run_id, run.created_ts
+            rows.extend(new(_Pending, (image_id, run_id, created_ts, order, run))
+                        for image_id, order in zip(ids, run.orders, strict=True))
+            texts.update(zip(ids, run.search_texts, strict=True))
+        return self._insert(rows, texts) + (self._insert(built) if built else 0)
+
+    def _insert(self, rows: Iterable[_Row], search_texts: Mapping[str, str] | None = None) -> int:
+        fresh: list[_Row] = []
+        for rec in rows:
+            if rec.id not in self._by_id:
                 fresh.append(rec)
+            elif isinstance(rec, GalleryImage):
+                self.update_image(rec)
+            else:  # insert_runs builds such runs first
+                raise ValueError(f"a pending row of a shown id: {rec.id}")
         if not fresh:
             return 0
         keyed = sorted(zip(order_keys(fresh, self._order, self._usage), fresh, strict=True),
                        key=itemgetter(0))
         seen: set[str] = set()
-        groups: list[tuple[int, list[_Key], list[GalleryImage]]] = []
+        groups: list[tuple[int, list[_Key], list[_Row]]] = []
         for key, rec in keyed:
             if rec.id in seen:  # the first of duplicate ids wins, as in the scan
                 continue
@@ -430,7 +480,7 @@ class GalleryModel(QAbstractListModel):
 
         Returns True when anything changed.
         """
-        old = self._by_id.get(rec.id)
+        old = self.get(rec.id)
         if old is None or old == rec:
             return False
         row = self.row_of(rec.id)
@@ -601,12 +651,32 @@ class GalleryModel(QAbstractListModel):
 
     def needs_thumbnail(self, row: int) -> str | None:
         """The path to decode for ``row``, or None when it has a pixmap or nothing to load."""
-        rec = self._records[row]
+        rec = self._full(row)
         if self._thumb_state(rec) is ThumbState.LOADING:
             return rec.image_path
         return None
 
     # -- internals -------------------------------------------------------------------------
+
+    def _full(self, row: int) -> GalleryImage:
+        """The record in ``row``, built (with the rest of its run) if it was not yet."""
+        rec = self._records[row]
+        if rec.__class__ is _Pending:
+            self._build_run(rec.run)
+            rec = self._records[row]
+        return rec  # type: ignore[return-value]
+
+    def _build_run(self, run: RunRows) -> None:
+        """Put the built records of ``run`` in place of its pending rows (same keys, same
+        rows: nothing moves, and nothing is announced, as no value a view saw changes)."""
+        for rec in run.images:
+            pending = self._by_id.get(rec.id)
+            if pending.__class__ is not _Pending or pending.run is not run:
+                continue  # removed or replaced since
+            row = bisect.bisect_left(self._keys, self._key(pending))
+            self._records[row] = rec
+            self._by_id[rec.id] = rec
+            self._add_path(rec)
 
     def _thumb_state(self, rec: GalleryImage) -> ThumbState:
         if rec.source is ImageSource.REMOTE:
@@ -620,11 +690,11 @@ class GalleryModel(QAbstractListModel):
             return ThumbState.BROKEN
         return ThumbState.LOADING
 
-    def _key(self, rec: GalleryImage) -> _Key:
+    def _key(self, rec: _Row) -> _Key:
         return order_key(rec, self._order, self._usage.get(rec.id, 0))
 
     def _move(self, row: int) -> None:
-        """Move the record in ``row`` to where its (changed) key now sorts."""
+        """Move the row ``row`` to where its (changed) key now sorts."""
         rec = self._records[row]
         key = self._key(rec)
         dest = bisect.bisect_left(self._keys, key)
@@ -661,16 +731,18 @@ class GalleryModel(QAbstractListModel):
         if image_id in self._by_id:
             self._favorites_present += 1 if value else -1
 
-    def _add_lookups(self, recs: Sequence[GalleryImage],
+    def _add_lookups(self, recs: Sequence[_Row],
                      search_texts: Mapping[str, str] | None = None) -> None:
         # Whole-batch dict updates: this runs for every row a scan delivers.
         ids = [rec.id for rec in recs]
         self._by_id.update(zip(ids, recs, strict=True))
         if search_texts is None:
-            self._search.update(zip(ids, [rec.search_text() for rec in recs], strict=True))
+            self._search.update(zip(ids, [rec.search_text() for rec in recs],  # type: ignore[union-attr]
+                                    strict=True))
         else:
             given = search_texts.get
-            self._search.update((rec.id, given(rec.id) or rec.search_text()) for rec in recs)
+            self._search.update((rec.id, given(rec.id) or rec.search_text())  # type: ignore[union-attr]
+                                for rec in recs)
         by_run = self._ids_by_run
         for rec in recs:
             run_ids = by_run.get(rec.run_id)
@@ -678,7 +750,8 @@ class GalleryModel(QAbstractListModel):
                 by_run[rec.run_id] = {rec.id}
             else:
                 run_ids.add(rec.id)
-            self._add_path(rec)
+            if rec.__class__ is not _Pending:  # a pending row's file is noted when built
+                self._add_path(rec)  # type: ignore[arg-type]
         if self._favorites:
             self._favorites_present += len(self._favorites.intersection(ids))
 
@@ -688,15 +761,16 @@ class GalleryModel(QAbstractListModel):
         if path is not None and self._id_by_path.setdefault(path, rec.id) != rec.id:
             self._more_ids_by_path.setdefault(path, set()).add(rec.id)
 
-    def _drop_lookups(self, rec: GalleryImage) -> None:
+    def _drop_lookups(self, rec: _Row) -> None:
         del self._by_id[rec.id]
         del self._search[rec.id]
         self._drop_run_id(rec)
-        self._drop_path(rec)
+        if rec.__class__ is not _Pending:
+            self._drop_path(rec)  # type: ignore[arg-type]
         if rec.id in self._favorites:
             self._favorites_present -= 1
 
-    def _drop_run_id(self, rec: GalleryImage) -> None:
+    def _drop_run_id(self, rec: _Row) -> None:
         run_ids = self._ids_by_run.get(rec.run_id)
         if run_ids is not None:
             run_ids.discard(rec.id)

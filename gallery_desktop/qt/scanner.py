@@ -15,7 +15,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gallery_desktop.core.index import RunIndex
-from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport, SkippedItem
+from gallery_desktop.core.records import (
+    GalleryImage,
+    Run,
+    RunResult,
+    RunRows,
+    ScanReport,
+    SkippedItem,
+)
 from gallery_desktop.core.runs import RUNS_DIRNAME, iter_runs, read_run
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,21 @@ PARTIAL_RETRIES = 5
 PARTIAL_RETRY_S = 0.2
 
 Changes = dict[str, tuple[GalleryImage, ...]]
+# What the worker sent of a run: its records, or the RunRows they are built from.
+_Sent = tuple[GalleryImage, ...] | RunRows
+
+
+def _images(sent: _Sent) -> tuple[GalleryImage, ...]:
+    return sent.images if isinstance(sent, RunRows) else sent
+
+
+def _ids(sent: _Sent) -> tuple[str, ...] | list[str]:
+    return sent.ids if isinstance(sent, RunRows) else [image.id for image in sent]
+
+
+def _same(a: _Sent, b: _Sent) -> bool:
+    """Whether two sendings of a run show the same images."""
+    return a is b or _images(a) == _images(b)
 
 
 def index_file_for(cache_dir: Path, data_dir: Path) -> Path:
@@ -47,7 +69,7 @@ class _State:
     data_dir: Path
     index_file: Path | None
     index: RunIndex | None = None
-    known: dict[str, tuple[GalleryImage, ...]] = field(default_factory=dict)
+    known: dict[str, _Sent] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)  # image id -> run id (first wins)
     problems: dict[str, tuple[SkippedItem, ...]] = field(default_factory=dict)
 
@@ -71,6 +93,8 @@ class RunScanner(QObject):
         batch_ready(object images, object search_texts): rows of a full scan, a batch at a
             time (a list of GalleryImage), with each one's ``search_text()`` by id, made
             here so the GUI thread does not have to.
+        runs_ready(object runs): rows of a full scan that the run index knew, a batch at a
+            time (a list of RunRows, their search texts ready): records built when shown.
         progress(int runs_done, int images_so_far): during a full scan.
         runs_changed(object dict[str, tuple[GalleryImage, ...]]): runs whose images differ
             from what was sent before (empty tuple: the run is gone); apply as a diff.
@@ -80,6 +104,7 @@ class RunScanner(QObject):
     """
 
     batch_ready = Signal(object, object)
+    runs_ready = Signal(object)
     progress = Signal(int, int)
     runs_changed = Signal(object)
     problems_changed = Signal(object)
@@ -87,7 +112,7 @@ class RunScanner(QObject):
     busy_changed = Signal(bool)
 
     # Worker -> GUI thread; queued because the receiver (self) lives in the GUI thread.
-    _w_batch = Signal(int, object, object, int, int)
+    _w_batch = Signal(int, object, object, object, int, int)
     _w_changes = Signal(int, object)
     _w_problems = Signal(int, object)
     _w_finished = Signal(int, object, bool)
@@ -206,31 +231,40 @@ class RunScanner(QObject):
 
     def _fill(self, job: _Job, state: _State) -> None:
         batch: list[GalleryImage] = []
-        runs = images = 0
+        lazy: list[RunRows] = []
+        size = runs = images = 0
         last = time.monotonic()
         listing: list[SkippedItem] = []
         for result in iter_runs(state.data_dir, index=state.index,
                                 cancelled=lambda: self._cancelled(job), problems=listing):
             runs += 1
             fresh = self._take(state, result)
-            batch.extend(fresh)
-            images += len(fresh)
-            if (len(batch) >= self._batch_images
-                    or time.monotonic() - last >= self._batch_seconds):
-                self._send_batch(job, batch, runs, images)
-                batch, last = [], time.monotonic()
+            if isinstance(fresh, RunRows):
+                lazy.append(fresh)
+                count = len(fresh.ids)
+            else:
+                batch.extend(fresh)
+                count = len(fresh)
+            images += count
+            size += count
+            if size >= self._batch_images or time.monotonic() - last >= self._batch_seconds:
+                self._send_batch(job, batch, lazy, runs, images)
+                batch, lazy, size, last = [], [], 0, time.monotonic()
         if self._cancelled(job):
             return
-        self._send_batch(job, batch, runs, images)
+        self._send_batch(job, batch, lazy, runs, images)
         self._finish(job, state, runs, images, listing)
 
-    def _send_batch(self, job: _Job, batch: list[GalleryImage], runs: int, images: int) -> None:
+    def _send_batch(self, job: _Job, batch: list[GalleryImage], lazy: list[RunRows],
+                    runs: int, images: int) -> None:
         texts = {img.id: img.search_text() for img in batch}
+        for run in lazy:
+            run.search_texts  # noqa: B018 - read here, so the GUI thread does not have to
         # Wait for the GUI thread to take an earlier batch (see BATCHES_IN_FLIGHT).
         while not self._batch_slots.acquire(timeout=0.05):
             if self._cancelled(job):
                 return
-        self._w_batch.emit(job.session, batch, texts, runs, images)
+        self._w_batch.emit(job.session, batch, texts, lazy, runs, images)
 
     def _rescan(self, job: _Job, state: _State) -> None:
         old = state.known
@@ -241,14 +275,17 @@ class RunScanner(QObject):
                                 cancelled=lambda: self._cancelled(job), problems=listing):
             runs += 1
             if result.incomplete and result.run_id in old:
-                result = RunResult(result.run_id, result.run_dir, old[result.run_id],
+                result = RunResult(result.run_id, result.run_dir, _images(old[result.run_id]),
                                    result.skipped)  # keep what it showed; a writer is busy
-            images += len(self._take(state, result))
+            taken = self._take(state, result)
+            images += len(taken.ids) if isinstance(taken, RunRows) else len(taken)
         if self._cancelled(job):
             return
-        changes = {run_id: state.known.get(run_id, ())
+        # A run the index hands out unchanged is the very object sent before: no records
+        # are built to see that it is the same.
+        changes = {run_id: _images(state.known.get(run_id, ()))
                    for run_id in old.keys() | state.known.keys()
-                   if old.get(run_id, ()) != state.known.get(run_id, ())}
+                   if not _same(old.get(run_id, ()), state.known.get(run_id, ()))}
         if changes:
             self._w_changes.emit(job.session, changes)
         self._finish(job, state, runs, images, listing)
@@ -274,13 +311,13 @@ class RunScanner(QObject):
                 # What a rescan finds in the index must agree with this reading (an image
                 # found gone stays gone), under the stat of the meta.json that was read.
                 state.index.store(runs_dir / run_id, mtime_ns, size, result)
-            old = state.known.get(run_id, ())
+            old = _images(state.known.get(run_id, ()))
             if result.incomplete and old:
                 result = RunResult(run_id, result.run_dir, old, result.skipped)
             self._release(state, run_id)
-            new = self._take(state, result)
-            if new != list(old):
-                changes[run_id] = tuple(new)
+            new = _images(self._sent(self._take(state, result)))
+            if new != old:
+                changes[run_id] = new
         if changes:
             self._w_changes.emit(job.session, changes)
         self._w_problems.emit(job.session, self._problem_list(state))
@@ -303,24 +340,37 @@ class RunScanner(QObject):
         report = ScanReport(state.data_dir, runs_seen=runs, images=[], skipped=problems)
         self._w_finished.emit(job.session, report, job.quiet)
 
-    def _take(self, state: _State, result: RunResult) -> list[GalleryImage]:
-        """Record a run's result; returns its images minus ids another run owns already."""
+    def _take(self, state: _State, result: Run) -> list[GalleryImage] | RunRows:
+        """Record a run's result; returns its images minus ids another run owns already
+        (a RunRows as it is when it owns all of its ids, as nearly every run does)."""
         run_id = result.run_id
         if result.skipped:
             state.problems[run_id] = result.skipped
         else:
             state.problems.pop(run_id, None)
-        mine = [img for img in result.images if state.owner.setdefault(img.id, run_id) == run_id]
+        owner = state.owner.setdefault
+        owned = [owner(image_id, run_id) == run_id for image_id in result.ids]
+        if isinstance(result, RunRows) and all(owned):
+            if owned:
+                state.known[run_id] = result
+            else:
+                state.known.pop(run_id, None)
+            return result
+        mine = [img for img, own in zip(result.images, owned, strict=True) if own]
         if mine:
             state.known[run_id] = tuple(mine)
         else:
             state.known.pop(run_id, None)
         return mine
 
+    @staticmethod
+    def _sent(taken: list[GalleryImage] | RunRows) -> _Sent:
+        return taken if isinstance(taken, RunRows) else tuple(taken)
+
     def _release(self, state: _State, run_id: str) -> None:
-        for img in state.known.pop(run_id, ()):
-            if state.owner.get(img.id) == run_id:
-                del state.owner[img.id]
+        for image_id in _ids(state.known.pop(run_id, ())):
+            if state.owner.get(image_id) == run_id:
+                del state.owner[image_id]
         state.problems.pop(run_id, None)
 
     @staticmethod
@@ -329,13 +379,15 @@ class RunScanner(QObject):
 
     # -- back on the GUI thread ------------------------------------------------------------
 
-    @Slot(int, object, object, int, int)
+    @Slot(int, object, object, object, int, int)
     def _on_batch(self, session: int, images: list[GalleryImage], texts: dict[str, str],
-                  runs: int, count: int) -> None:
+                  lazy: list[RunRows], runs: int, count: int) -> None:
         try:
             if session == self._session:
                 if images:
                     self.batch_ready.emit(images, texts)
+                if lazy:
+                    self.runs_ready.emit(lazy)
                 self.progress.emit(runs, count)
         finally:
             self._batch_slots.release()  # even for an old folder's batch: its slot is free

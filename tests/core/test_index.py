@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 import logging
 import marshal
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 

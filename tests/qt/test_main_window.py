@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from gallery_desktop.core import index as index_module
 from gallery_desktop.qt.controller import GalleryController
 from gallery_desktop.qt.delegate import heart_rect, image_rect
 from gallery_desktop.qt.main_window import MainWindow
@@ -613,3 +614,49 @@ def test_the_viewer_steps_to_the_neighbours_of_an_image_a_search_hides(
         assert viewer.current_image_id() == f"img_{RUNS[1]}_slide-2"
     else:
         assert viewer.current_image_id() == f"img_{RUNS[2]}_slide-{expected_slide}"
+
+
+def test_a_warm_start_builds_the_records_of_the_runs_on_screen_only(
+        qtbot, tmp_path: Path, settings: AppSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    data, cache = tmp_path / "big", tmp_path / "cache"
+    runs = [f"2025-10-{1 + n // 24:02d}T{n % 24:02d}-00-00-000Z" for n in range(240)]
+    for n, rid in enumerate(runs):
+        # Remote images: nothing to decode and nothing missing, so no run is built to
+        # look for its files again.
+        make_run(data, rid, [{"index": i, "text": f"Run {n} slide {i}",
+                              "imagePrompt": f"word{n} picture",
+                              "finalImageUrl": f"https://cdn.example/{rid}/{i}.png"}
+                             for i in (1, 2)], images=False)
+    first = GalleryController(cache)
+    with qtbot.waitSignal(first.scan_finished, timeout=TIMEOUT):
+        first.open_data_dir(data)
+    first.shutdown()  # the run index is saved
+
+    built: list[str] = []
+    real_build = index_module._StoredRun._make_images
+
+    def counting(self: index_module._StoredRun) -> object:
+        built.append(self.run_id)
+        return real_build(self)
+
+    monkeypatch.setattr(index_module._StoredRun, "_make_images", counting)
+    controller = GalleryController(cache)
+    try:
+        window = open_window(qtbot, controller, settings, data, size=(900, 600))
+        proxy = window.view.model()
+        qtbot.waitUntil(lambda: proxy.rowCount() == 480, timeout=TIMEOUT)
+        qtbot.waitUntil(controller.is_idle, timeout=TIMEOUT)
+        window.view.viewport().repaint()
+        on_screen = {proxy.index(r, 0).data(ImageRole.RUN_ID) for r in range(proxy.rowCount())
+                     if window.view.visualRect(proxy.index(r, 0)).intersects(
+                         window.view.viewport().rect())}
+        assert on_screen and set(built) >= on_screen
+        assert len(set(built)) < 40, "a warm start built runs nobody sees"
+        # Search and hearts need no record; the rows found show theirs when painted.
+        window.toolbar.search_field.setText("word123 ")
+        window.toolbar.apply_search()
+        qtbot.waitUntil(lambda: proxy.rowCount() == 2, timeout=TIMEOUT)
+        assert proxy.index(0, 0).data(Qt.ItemDataRole.DisplayRole) == "Run 123 slide 1"
+        assert len(set(built)) < 40
+    finally:
+        controller.shutdown()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from gallery_desktop.core.records import GalleryImage, RunResult, ScanReport
+from gallery_desktop.core.records import GalleryImage, RunResult, RunRows, ScanReport
 from gallery_desktop.qt import scanner as scanner_module
 from gallery_desktop.qt.scanner import RunScanner, index_file_for
 from tests.factories import make_run
@@ -48,10 +48,12 @@ class Recorder:
     def __init__(self, scanner: RunScanner) -> None:
         self.events: list[tuple[str, object]] = []
         self.rows: list[GalleryImage] = []
+        self.lazy: list[RunRows] = []
         self.changes: dict[str, tuple[GalleryImage, ...]] = {}
         self.problems: list = []
         self.reports: list[tuple[ScanReport, bool]] = []
         scanner.batch_ready.connect(self._batch)
+        scanner.runs_ready.connect(self._runs)
         scanner.runs_changed.connect(self._changes)
         scanner.problems_changed.connect(self._problems)
         scanner.finished.connect(self._finished)
@@ -60,6 +62,15 @@ class Recorder:
         assert texts == {img.id: img.search_text() for img in images}
         self.events.append(("batch", len(images)))
         self.rows.extend(images)
+
+    def _runs(self, runs: list[RunRows]) -> None:
+        assert all(isinstance(run, RunRows) and run.ids for run in runs)
+        self.events.append(("runs", sum(len(run.ids) for run in runs)))
+        self.lazy.extend(runs)
+
+    def all_ids(self) -> list[str]:
+        """Every id sent, records and RunRows alike (builds nothing)."""
+        return [img.id for img in self.rows] + [i for run in self.lazy for i in run.ids]
 
     def _changes(self, changes: dict) -> None:
         self.events.append(("changes", sorted(changes)))
@@ -266,6 +277,43 @@ def test_rescan_sends_only_differences_and_says_when_quiet(qtbot, scanner, tmp_p
         scanner.rescan()
     assert set(rec.changes) == {ids[2], ids[4]}
     assert rec.changes[ids[2]] == () and len(rec.changes[ids[4]]) == 2
+
+
+def test_a_warm_start_sends_the_indexed_runs_unbuilt(qtbot, tmp_path) -> None:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    make_runs(data, 30, per_run=3, images=True)  # none missing: nothing to look for again
+    cold_scanner = RunScanner()
+    cold = scan(qtbot, cold_scanner, data, cache)
+    assert cold_scanner.shutdown(timeout_s=10)
+    assert cold.lazy == [] and len(cold.rows) == 90
+    make_runs(data, 1, per_run=2, start=40)  # new since: read, and sent as records
+    warm_scanner = RunScanner()
+    try:
+        warm = scan(qtbot, warm_scanner, data, cache)
+        assert len(warm.lazy) == 30 and not any(run.built for run in warm.lazy)
+        assert [img.run_id for img in warm.rows] == [run_id(40)] * 2
+        assert sorted(warm.all_ids()) == sorted([img.id for img in cold.rows]
+                                                + [img.id for img in warm.rows])
+        # Search texts travel ready (read on the worker thread), and match the records'.
+        texts = {i: t for run in warm.lazy for i, t in zip(run.ids, run.search_texts,
+                                                          strict=True)}
+        assert texts == {img.id: img.search_text() for img in cold.rows}
+        # A rescan finds the same runs unchanged without building them.
+        again = Recorder(warm_scanner)
+        with qtbot.waitSignal(warm_scanner.finished, timeout=10_000):
+            warm_scanner.rescan(quiet=True)
+        assert again.changes == {} and not any(run.built for run in warm.lazy)
+        # A run changed on disk is read again and sent as a diff against what was sent.
+        changed = run_id(7)
+        make_run(data, changed, posts(changed, 1), createdAt=created(7))
+        with qtbot.waitSignal(warm_scanner.finished, timeout=10_000):
+            warm_scanner.rescan()
+        assert list(again.changes) == [changed] and len(again.changes[changed]) == 1
+        warm_scanner.refresh([run_id(8)])  # unchanged: nothing to send
+        qtbot.waitUntil(lambda: not warm_scanner.is_busy(), timeout=10_000)
+        assert list(again.changes) == [changed]
+    finally:
+        assert warm_scanner.shutdown(timeout_s=10)
 
 
 def test_problems_name_bad_runs_and_a_missing_runs_folder(qtbot, scanner, tmp_path) -> None:
