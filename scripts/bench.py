@@ -23,7 +23,7 @@ for _p in (ROOT, ROOT / "scripts"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from benchlib import grid, hearts, machine, report, scanning, suite, thumbs  # noqa: E402
+from benchlib import grid, hearts, machine, report, scanning, startup, suite, thumbs  # noqa: E402
 from benchlib.runner import PartError, serve_part  # noqa: E402
 from benchlib.stats import Figure, Status  # noqa: E402
 
@@ -38,6 +38,7 @@ PARTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "scan_warm": scanning.part_warm,
     "scan_indexed": scanning.part_indexed,
     "grid": grid.part_grid,
+    "app_start": startup.part_app_start,
     "store_writes": hearts.part_store_writes,
 }
 

@@ -360,6 +360,10 @@ class GalleryModel(QAbstractListModel):
         """The usage count the model shows for ``image_id``."""
         return self._usage.get(image_id, 0)
 
+    def built_count(self) -> int:
+        """How many rows have their record built (the rest are placed, not built)."""
+        return sum(1 for rec in self._records if rec.__class__ is not _Pending)
+
     def favorite_count(self) -> int:
         """How many of the rows carry a heart."""
         return self._favorites_present

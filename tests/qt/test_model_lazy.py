@@ -71,6 +71,7 @@ def test_a_row_shown_builds_its_run_once_and_only_its_run(model: GalleryModel) -
     index = model.index(model.row_of(rec(2, 2).id))
     assert index.data(Qt.ItemDataRole.DisplayRole) == "Caption 2.2"
     assert [r.builds for r in lazy] == [0, 1, 0]
+    assert model.built_count() == 2  # the run's two rows
     values = model.cell_values(model.row_of(rec(2, 1).id))
     assert values is not None and values.title == "Caption 2.1"
     assert values.thumb_state is ThumbState.LOADING
