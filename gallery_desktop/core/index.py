@@ -24,7 +24,7 @@ from gallery_desktop.core.runs import gc_paused
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6  # 6: ids, orders and search texts beside each run's records
+FORMAT_VERSION = 7  # 7: ids, orders and offsets in a table; texts and records in one blob
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
@@ -35,13 +35,17 @@ _SOURCE_AT = _FIELDS.index("source")
 _SOURCES = {s.value: s for s in ImageSource}
 _NOT_NAMES = ("", ".", "..")
 
-# A run as the file holds it: (key, mtime_ns, size, created_ts, ids, post orders, the
-# marshal bytes of the search texts, skipped (path, reason) pairs, whether some image was
-# missing, whether meta.json was caught mid-write, and the marshal bytes of its records).
-# What the grid needs to place and filter the run's rows is plain data in the row; the
-# records (and the search texts) stay bytes until asked for.
-_Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...], bytes,
-             tuple[tuple[str, str], ...], bool, bool, bytes]
+# The file: the table's length (8 bytes, little-endian), the table (marshal: the header, the
+# blob's length and one row per run), then the blob (each run's search texts and records,
+# marshalled on their own, back to back). A row: (key, mtime_ns, size, created_ts, ids, post
+# orders, skipped (path, reason) pairs, whether some image was missing, whether meta.json
+# was caught mid-write, and where in the blob its texts start, its records start and they
+# end). What the grid needs to place and filter the run's rows is plain data in the row;
+# loading makes no object for the texts and records (the blob stays the file's bytes)
+# until they are asked for.
+_Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...],
+             tuple[tuple[str, str], ...], bool, bool, int, int, int]
+_LENGTH_BYTES = 8
 # (mtime_ns, size, what a hit gives, whether some image was missing when stored): a run
 # stored by this process, or one loaded from the file once it was hit (its RunRows, the same
 # object on every later hit, so a re-scan sees an unchanged run as the very same one).
@@ -93,32 +97,38 @@ def _has_missing(result: RunResult) -> bool:
     return any(image.source is ImageSource.MISSING for image in result.images)
 
 
-def _row(key: str, mtime_ns: int, size: int, result: RunResult) -> _Row:
-    """A run as the file holds it (see ``_Row``)."""
+def _row(key: str, mtime_ns: int, size: int, result: RunResult,
+         orders_seen: dict[tuple[int, ...], tuple[int, ...]]) -> tuple[tuple[Any, ...], bytes]:
+    """A run's row without its offsets, and its piece of the blob (see ``_Row``).
+
+    Equal post orders are given as one tuple (``orders_seen``), which marshal then writes
+    once: most runs number their posts alike.
+    """
     images = result.images
-    return (key, mtime_ns, size, images[0].created_ts if images else 0.0,
-            tuple(image.id for image in images), tuple(image.post_order for image in images),
-            marshal.dumps(tuple(image.search_text() for image in images)),
-            tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),
-            result.incomplete, marshal.dumps(_encode(key, result)))
+    orders = tuple(image.post_order for image in images)
+    texts = marshal.dumps(tuple(image.search_text() for image in images))
+    return ((key, mtime_ns, size, images[0].created_ts if images else 0.0,
+             tuple(image.id for image in images), orders_seen.setdefault(orders, orders),
+             tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),
+             result.incomplete, len(texts)),
+            texts + marshal.dumps(_encode(key, result)))
 
 
 class _StoredRun(RunRows):
     """A run loaded from the index file: records and search texts stay marshal bytes until
     asked for."""
 
-    __slots__ = ("_key", "_payload", "_text_blob")
+    __slots__ = ("_blob", "_end", "_key", "_mid", "_start")
 
-    def __init__(self, key: str, row: _Row) -> None:
+    def __init__(self, key: str, row: _Row, blob: memoryview) -> None:
         # Every field set here rather than through RunRows.__init__: one of these is made
         # per run of a warm start, where a second Python call per run shows.
-        (_, _, _, created_ts, ids, orders, text_blob, skipped, missing, partial,
-         payload) = row
+        _, _, _, created_ts, ids, orders, skipped, missing, partial, start, mid, end = row
         if not (created_ts.__class__ is float and ids.__class__ is tuple
-                and orders.__class__ is tuple and text_blob.__class__ is bytes
-                and skipped.__class__ is tuple and missing.__class__ is bool
-                and partial.__class__ is bool and payload.__class__ is bytes
-                and len(ids) == len(orders)):
+                and orders.__class__ is tuple and skipped.__class__ is tuple
+                and missing.__class__ is bool and partial.__class__ is bool
+                and start.__class__ is int and mid.__class__ is int and end.__class__ is int
+                and 0 <= start <= mid <= end <= len(blob) and len(ids) == len(orders)):
             raise ValueError("an entry of the wrong shape")
         self.run_id = key.rpartition(os.sep)[2]
         self._run_dir = key
@@ -131,12 +141,15 @@ class _StoredRun(RunRows):
         self._texts = None
         self._images = None
         self._key = key
-        self._text_blob = text_blob
-        self._payload = payload
+        self._blob = blob
+        self._start = start
+        self._mid = mid
+        self._end = end
 
     def _make_images(self) -> tuple[GalleryImage, ...] | None:
         try:
-            return _decode(self._key, marshal.loads(self._payload), self.run_dir).images
+            payload = marshal.loads(self._blob[self._mid:self._end])
+            return _decode(self._key, payload, self.run_dir).images
         except Exception as err:  # RunRows then shows the images as missing
             log.warning("run index entry for %s is damaged (%s: %s)", self._key,
                         type(err).__name__, err)
@@ -144,7 +157,7 @@ class _StoredRun(RunRows):
 
     def _make_search_texts(self) -> tuple[str, ...]:
         try:
-            texts = marshal.loads(self._text_blob)
+            texts = marshal.loads(self._blob[self._start:self._mid])
             if texts.__class__ is tuple and all(t.__class__ is str for t in texts):
                 return texts
             raise ValueError("not a tuple of texts")
@@ -152,6 +165,26 @@ class _StoredRun(RunRows):
             log.warning("run index entry for %s has damaged search texts (%s: %s)", self._key,
                         type(err).__name__, err)
             return ()
+
+
+def split_file(data: bytes) -> tuple[Any, Any, memoryview]:
+    """An index file's header, rows and blob (see ``_Row``); raises on a cut-short file."""
+    length = int.from_bytes(data[:_LENGTH_BYTES], "little")
+    if len(data) < _LENGTH_BYTES + length:
+        raise ValueError("the file is shorter than its table")
+    view = memoryview(data)
+    header, blob_length, rows = marshal.loads(view[_LENGTH_BYTES:_LENGTH_BYTES + length])
+    blob = view[_LENGTH_BYTES + length:]
+    if len(blob) != blob_length:
+        raise ValueError(f"the blob is {len(blob)} bytes, not {blob_length}")
+    return header, rows, blob
+
+
+def join_file(header: Any, rows: list[Any], pieces: Iterable[bytes | memoryview]) -> bytes:
+    """The inverse of ``split_file``: ``pieces`` make the blob."""
+    pieces = list(pieces)
+    table = marshal.dumps((header, sum(map(len, pieces)), rows))
+    return b"".join((len(table).to_bytes(_LENGTH_BYTES, "little"), table, *pieces))
 
 
 class RunIndex:
@@ -171,6 +204,7 @@ class RunIndex:
         # The file rows of loaded runs not stored anew since (saved again as they are); a
         # row is checked when its run is first hit, so loading makes no object per run.
         self._rows: dict[str, _Row] = {}
+        self._blob = memoryview(b"")  # the loaded file's blob, which those rows point into
         self._dirty = False
 
     def __len__(self) -> int:
@@ -185,6 +219,7 @@ class RunIndex:
         """Read the cache file; a missing, corrupt or old-version file leaves the index empty."""
         self._entries = {}
         self._rows = {}
+        self._blob = memoryview(b"")
         self._dirty = False
         try:
             data = self.cache_file.read_bytes()
@@ -196,7 +231,7 @@ class RunIndex:
             return
         try:
             with gc_paused():
-                header, rows = marshal.loads(data)
+                header, rows, blob = split_file(data)
                 if header != _HEADER:
                     log.info("run index %s is from another version: starting afresh",
                              self.cache_file)
@@ -209,6 +244,7 @@ class RunIndex:
                         self.cache_file, type(err).__name__, err)
             return
         self._rows = loaded
+        self._blob = blob
         log.debug("loaded %d runs from the run index %s", len(loaded), self.cache_file)
 
     def lookup(self, run_dir: Path, mtime_ns: int, size: int) -> RunResult | None:
@@ -237,7 +273,7 @@ class RunIndex:
             if row is None:
                 return None
             try:
-                entry = (row[1], row[2], _StoredRun(key, row), row[8])
+                entry = (row[1], row[2], _StoredRun(key, row, self._blob), row[7])
             except (TypeError, ValueError) as err:
                 log.warning("run index entry for %s is damaged (%s): reading the run again",
                             key, err)
@@ -300,13 +336,23 @@ class RunIndex:
         if not self._dirty:
             return
         try:
-            rows = [*self._rows.values(),
-                    *(_row(key, mtime_ns, size, self._result(value))
-                      for key, (mtime_ns, size, value, _) in self._entries.items()
-                      if key not in self._rows)]
-            data = marshal.dumps((_HEADER, rows))
+            rows: list[_Row] = []
+            pieces: list[bytes | memoryview] = []
+            at = 0
+            for row in self._rows.values():  # as loaded: their piece of the old blob
+                start, mid, end = row[9:]
+                pieces.append(self._blob[start:end])
+                rows.append((*row[:9], at, at + mid - start, at + end - start))
+                at += end - start
+            orders_seen: dict[tuple[int, ...], tuple[int, ...]] = {}
+            for key, (mtime_ns, size, value, _) in self._entries.items():
+                if key not in self._rows:
+                    head, piece = _row(key, mtime_ns, size, self._result(value), orders_seen)
+                    pieces.append(piece)
+                    rows.append((*head[:9], at, at + head[9], at + len(piece)))
+                    at += len(piece)
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.cache_file, data)
+            write_atomic(self.cache_file, join_file(_HEADER, rows, pieces))
         except (OSError, ValueError) as err:
             log.warning("cannot save the run index %s: %s", self.cache_file, err)
             return

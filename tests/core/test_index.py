@@ -13,11 +13,28 @@ from typing import Any
 
 import pytest
 
-from gallery_desktop.core.index import RunIndex
+from gallery_desktop.core.index import RunIndex, join_file, split_file
 from gallery_desktop.core.records import ImageSource, RunResult, RunRows, SkippedItem
 from gallery_desktop.core.runs import iter_runs, parse_run, scan_runs
 from tests.factories import make_image, make_run
 
+
+def read_runs(cache: Path) -> tuple[Any, list[list[Any]]]:
+    """The index file's header, and each run's row with its texts and records as bytes in
+    place of their offsets."""
+    header, rows, blob = split_file(cache.read_bytes())
+    return header, [[*row[:9], bytes(blob[row[9]:row[10]]), bytes(blob[row[10]:row[11]])]
+                    for row in rows]
+
+
+def write_runs(cache: Path, header: Any, runs: list[list[Any]]) -> None:
+    """The inverse of ``read_runs``."""
+    rows, pieces, at = [], [], 0
+    for *head, texts, records in runs:
+        rows.append((*head, at, at + len(texts), at + len(texts) + len(records)))
+        pieces += [texts, records]
+        at += len(texts) + len(records)
+    cache.write_bytes(join_file(header, rows, pieces))
 
 def metas_opened(opened: list[Path]) -> list[str]:
     return sorted(p.parent.name for p in opened if p.name == "meta.json")
@@ -144,6 +161,8 @@ def test_a_cancelled_scan_prunes_nothing(tmp_path: Path, data: Path) -> None:
 
 @pytest.mark.parametrize("damage", [
     b"", b"garbage", b"\x00" * 100, marshal.dumps(("gallery-desktop run index",)),
+    join_file(("gallery-desktop run index",), [], []),
+    join_file(("gallery-desktop run index", 6, (3, 11), ()), [], []),
     marshal.dumps((("gallery-desktop run index", -1, (3, 11), ()), [])),
     marshal.dumps((None, [("k", 1, 2, ("run", ((1, 2),), ()))])),
 ])
@@ -179,16 +198,16 @@ def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
     index = RunIndex(cache)
     expected = list(scan_runs(data, index=index).images)
     index.save()
-    header, rows = marshal.loads(cache.read_bytes())
-    at = next(i for i, row in enumerate(rows) if row[4] and not row[8])  # images, none missing
-    *head, blob = rows[at]
+    header, runs = read_runs(cache)
+    at = next(i for i, run in enumerate(runs) if run[4] and not run[7])  # images, none missing
+    *head, records = runs[at]
     key, ids = head[0], head[4]
-    run_id, images, skipped, incomplete = marshal.loads(blob)
+    run_id, images, skipped, incomplete = marshal.loads(records)
     for bad_run in [(run_id, (bad_image,), skipped, incomplete) for bad_image in (
             images[0][:-1], (*images[0], "extra"), ("x",) * len(images[0]))] + [
             (run_id, images), "not a run"]:
-        rows[at] = (*head, marshal.dumps(bad_run))
-        cache.write_bytes(marshal.dumps((header, rows)))
+        runs[at] = [*head, marshal.dumps(bad_run)]
+        write_runs(cache, header, runs)
         damaged = RunIndex(cache)
         damaged.load()
         assert len(damaged) == 3
@@ -210,9 +229,10 @@ def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
     lambda row: row[:3],  # parts missing
     lambda row: (*row, "extra"),
     lambda row: (*row[:4], list(row[4]), *row[5:]),  # ids as a list
-    lambda row: (*row[:6], marshal.loads(row[6]), *row[7:]),  # texts not marshalled alone
-    lambda row: (*row[:10], marshal.loads(row[10])),  # records not marshalled alone
     lambda row: (*row[:5], row[5][:-1], *row[6:]),  # fewer orders than ids
+    lambda row: (*row[:11], row[11] + 10**6),  # records beyond the blob
+    lambda row: (*row[:9], row[10], row[9], row[11]),  # texts end before they start
+    lambda row: (*row[:9], str(row[9]), *row[10:]),  # an offset as text
 ])
 def test_a_row_of_the_wrong_shape_means_that_run_is_read_again(
         tmp_path: Path, damage: Callable[[tuple[Any, ...]], tuple[Any, ...]], data: Path,
@@ -221,10 +241,10 @@ def test_a_row_of_the_wrong_shape_means_that_run_is_read_again(
     index = RunIndex(cache)
     expected = list(scan_runs(data, index=index).images)
     index.save()
-    header, rows = marshal.loads(cache.read_bytes())
+    header, rows, blob = split_file(cache.read_bytes())
     at = next(i for i, row in enumerate(rows) if row[4])
     rows[at] = damage(rows[at])
-    cache.write_bytes(marshal.dumps((header, rows)))
+    cache.write_bytes(join_file(header, rows, [blob]))
     damaged = RunIndex(cache)
     damaged.load()
     assert len(damaged) == 3
@@ -239,7 +259,7 @@ def test_a_file_of_the_wrong_shape_means_an_empty_index(tmp_path: Path, rows: ob
     from gallery_desktop.core.index import _HEADER
 
     cache = tmp_path / "index.bin"
-    cache.write_bytes(marshal.dumps((_HEADER, rows)))
+    cache.write_bytes(join_file(_HEADER, rows, []))  # type: ignore[arg-type]
     damaged = RunIndex(cache)
     damaged.load()
     assert len(damaged) == 0
@@ -338,8 +358,8 @@ def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
     first = scan_runs(data, index=index)
     index.save()
     # Files in the run folder are stored by name, all others by their whole path.
-    _header, rows = marshal.loads(cache.read_bytes())
-    stored = [row[4] for row in marshal.loads(rows[0][-1])[1]]
+    _header, runs = read_runs(cache)
+    stored = [row[4] for row in marshal.loads(runs[0][-1])[1]]
     root = data.resolve()
     assert stored == ["a.png", str(root / "runs" / "run-x" / "sub" / "b.png"),
                       str(root / "shared" / "c.png"), "sub", "gone.png"]
