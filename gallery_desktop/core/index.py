@@ -128,7 +128,9 @@ class _StoredRun(RunRows):
                 and orders.__class__ is tuple and skipped.__class__ is tuple
                 and missing.__class__ is bool and partial.__class__ is bool
                 and start.__class__ is int and mid.__class__ is int and end.__class__ is int
-                and 0 <= start <= mid <= end <= len(blob) and len(ids) == len(orders)):
+                and 0 <= start <= mid <= end <= len(blob) and len(ids) == len(orders)
+                and all(i.__class__ is str for i in ids)
+                and all(o.__class__ is int for o in orders)):
             raise ValueError("an entry of the wrong shape")
         self.run_id = key.rpartition(os.sep)[2]
         self._run_dir = key
@@ -274,9 +276,9 @@ class RunIndex:
                 return None
             try:
                 entry = (row[1], row[2], _StoredRun(key, row, self._blob), row[7])
-            except (TypeError, ValueError) as err:
-                log.warning("run index entry for %s is damaged (%s): reading the run again",
-                            key, err)
+            except Exception as err:  # any damage: the run is read again
+                log.warning("run index entry for %s is damaged (%s: %s): reading the run "
+                            "again", key, type(err).__name__, err)
                 self._forget(key)
                 return None
             self._entries[key] = entry

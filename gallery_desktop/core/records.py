@@ -169,8 +169,9 @@ class RunRows:
         texts = self._texts
         if texts is None:
             texts = self._make_search_texts()
-            if len(texts) != len(self.ids):  # damaged: search by what is known for sure
-                texts = tuple(f"{image_id}\n{self.run_id}".casefold() for image_id in self.ids)
+            if len(texts) != len(self.ids):  # damaged: the records say it (and it is re-read)
+                self.damaged = True
+                texts = tuple(image.search_text() for image in self.images)
             self._texts = texts
         return texts
 
@@ -183,14 +184,18 @@ class RunRows:
     def images(self) -> tuple[GalleryImage, ...]:
         """The records, in post order (built now if need be).
 
-        Records that cannot be built (a damaged cache entry) come back as placeholders that
-        show the image as missing, and ``damaged`` is set.
+        Records that cannot be built, or that do not match the ids, orders and instant the
+        rows were placed by (a damaged cache entry), come back as placeholders that show the
+        image as missing, and ``damaged`` is set.
         """
         images = self._images
         if images is not None:
             return images
         built = self._make_images()
-        if built is None or tuple(image.id for image in built) != self.ids:
+        # The records must sit where the rows were placed: same ids, orders and instant.
+        if (built is None or tuple(image.id for image in built) != self.ids
+                or tuple(image.post_order for image in built) != self.orders
+                or any(image.created_ts != self.created_ts for image in built)):
             self.damaged = True
             built = tuple(GalleryImage(image_id, self.run_id, "", "", None,
                                        created_ts=self.created_ts, post_order=order,

@@ -518,8 +518,9 @@ class GalleryModel(QAbstractListModel):
         """
         gone: list[str] = []
         fresh: list[GalleryImage] = []
+        # An id that moves from one run to another in the same change stays (and moves).
+        new_ids = {rec.id for images in runs.values() for rec in images}
         for run_id, images in runs.items():
-            new_ids = {rec.id for rec in images}
             gone.extend(i for i in self._ids_by_run.get(run_id, ()) if i not in new_ids)
             for rec in images:
                 if rec.id in self._by_id:

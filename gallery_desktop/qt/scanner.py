@@ -240,8 +240,9 @@ class RunScanner(QObject):
             runs += 1
             fresh = self._take(state, result)
             if isinstance(fresh, RunRows):
-                lazy.append(fresh)
                 count = len(fresh.ids)
+                if count:
+                    lazy.append(fresh)
             else:
                 batch.extend(fresh)
                 count = len(fresh)

@@ -233,6 +233,10 @@ def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
     lambda row: (*row[:11], row[11] + 10**6),  # records beyond the blob
     lambda row: (*row[:9], row[10], row[9], row[11]),  # texts end before they start
     lambda row: (*row[:9], str(row[9]), *row[10:]),  # an offset as text
+    lambda row: row[:1],  # only the key
+    lambda row: row[:2],
+    lambda row: (*row[:4], (["not", "an id"], *row[4][1:]), *row[5:]),  # an unhashable id
+    lambda row: (*row[:5], ("0", *row[5][1:]), *row[6:]),  # an order as text
 ])
 def test_a_row_of_the_wrong_shape_means_that_run_is_read_again(
         tmp_path: Path, damage: Callable[[tuple[Any, ...]], tuple[Any, ...]], data: Path,
@@ -252,6 +256,49 @@ def test_a_row_of_the_wrong_shape_means_that_run_is_read_again(
     assert scan_runs(data, index=damaged).images == expected
     assert metas_opened(opened_files) == [Path(rows[at][0]).name]
     assert damaged.dirty
+
+
+def test_damaged_search_texts_come_from_the_records_and_the_run_is_read_again(
+        tmp_path: Path, data: Path, opened_files: list[Path]) -> None:
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    expected = list(scan_runs(data, index=index).images)
+    index.save()
+    header, runs = read_runs(cache)
+    at = next(i for i, run in enumerate(runs) if run[4])
+    runs[at][9] = marshal.dumps(("just one text",) * (len(runs[at][4]) + 1))
+    write_runs(cache, header, runs)
+    damaged = RunIndex(cache)
+    damaged.load()
+    shown = [run for run in iter_runs(data, index=damaged) if run.ids == runs[at][4]]
+    assert isinstance(shown[0], RunRows)
+    assert shown[0].search_texts == tuple(
+        i.search_text() for i in expected if i.id in runs[at][4])
+    assert shown[0].damaged
+    opened_files.clear()
+    assert scan_runs(data, index=damaged).images == expected
+    assert metas_opened(opened_files) == [Path(runs[at][0]).name]
+
+
+@pytest.mark.parametrize("change", ["orders", "created_ts"])
+def test_records_that_do_not_sit_where_their_rows_were_placed_are_damaged(
+        tmp_path: Path, data: Path, change: str) -> None:
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    scan_runs(data, index=index)
+    index.save()
+    header, runs = read_runs(cache)
+    at = next(i for i, run in enumerate(runs) if run[4] and not run[7])
+    if change == "orders":
+        runs[at][5] = tuple(o + 1 for o in runs[at][5])
+    else:
+        runs[at][3] += 60.0
+    write_runs(cache, header, runs)
+    loaded = RunIndex(cache)
+    loaded.load()
+    run = next(r for r in iter_runs(data, index=loaded) if r.ids == runs[at][4])
+    assert isinstance(run, RunRows)
+    assert {i.source for i in run.images} == {ImageSource.MISSING} and run.damaged
 
 
 @pytest.mark.parametrize("rows", [[1], ["not a row"], None, [()], (("key",),)])

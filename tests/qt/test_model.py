@@ -444,3 +444,16 @@ def test_cell_values_match_the_roles(qtbot, model: GalleryModel) -> None:
     assert [v.thumb_state for v in map(model.cell_values, range(3))] == [
         ThumbState.REMOTE, ThumbState.LOADING, ThumbState.READY]
     assert model.cell_values(3) is None and model.cell_values(-1) is None
+
+
+def test_an_id_that_moves_to_another_run_in_one_change_stays(model: GalleryModel) -> None:
+    moved = rec(1, 1)
+    model.insert_images([moved, rec(2, 1)])
+    claimed = moved._replace(run_id=rec(2).run_id, created_ts=2.0, post_order=2)
+    # The run losing the id comes first in one change set, last in the other.
+    for changes, owner in (({moved.run_id: [], rec(2).run_id: [rec(2, 1), claimed]}, 2),
+                           ({rec(2).run_id: [rec(2, 1)], moved.run_id: [moved]}, 1)):
+        model.replace_runs(changes)
+        assert moved.id in model.ids()
+        assert moved.id in model.ids_of_run(rec(owner).run_id)
+        assert model.get(moved.id) == (claimed if owner == 2 else moved)

@@ -282,6 +282,7 @@ def test_rescan_sends_only_differences_and_says_when_quiet(qtbot, scanner, tmp_p
 def test_a_warm_start_sends_the_indexed_runs_unbuilt(qtbot, tmp_path) -> None:
     data, cache = tmp_path / "data", tmp_path / "cache"
     make_runs(data, 30, per_run=3, images=True)  # none missing: nothing to look for again
+    make_run(data, run_id(35), [], images=False)  # no images: stored, never sent as rows
     cold_scanner = RunScanner()
     cold = scan(qtbot, cold_scanner, data, cache)
     assert cold_scanner.shutdown(timeout_s=10)
