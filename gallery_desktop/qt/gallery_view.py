@@ -48,6 +48,7 @@ class GalleryView(QListView):
         image_dragged_out(str)          # an image was dropped somewhere else: a use
         zoom_requested(int)             # Ctrl+wheel: +1 bigger thumbnails, -1 smaller
         tile_size_changed(int)          # the painted tile edge changed (logical pixels)
+        search_typed(str)               # text typed into the grid: it belongs in the search
     """
 
     open_requested = Signal(QModelIndex)
@@ -55,6 +56,7 @@ class GalleryView(QListView):
     image_dragged_out = Signal(str)
     zoom_requested = Signal(int)
     tile_size_changed = Signal(int)
+    search_typed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -326,6 +328,13 @@ class GalleryView(QListView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def keyboardSearch(self, search: str) -> None:
+        """Text typed into the grid goes to the search field (``search_typed``) instead of
+        QListView's type-ahead, which reads the title of row after row: on a large library
+        that is every record at once, for one key."""
+        if search:
+            self.search_typed.emit(search)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         """Double-click opens the viewer, except on the heart (two quick toggles there)."""

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.toolbar = MainToolBar(self.actions_by_id, self)
         self.toolbar.search_changed.connect(self._on_search_changed)
         self.toolbar.search_cleared.connect(self.view.setFocus)
+        self.view.search_typed.connect(self.toolbar.type_into_search)
         self.toolbar.sort_changed.connect(self._controller.proxy.set_sort_mode)
         self.toolbar.thumb_size_changed.connect(self._on_thumb_size_changed)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)

@@ -52,6 +52,11 @@ class _Pending(NamedTuple):
 _Row = GalleryImage | _Pending
 
 
+def _record_of(pending: _Pending) -> GalleryImage:
+    """The built record of a pending row (its run is built)."""
+    return pending.run.images[pending.run.ids.index(pending.id)]
+
+
 def order_key(rec: _Row, mode: SortMode, usage: int = 0) -> _Key:
     """The row order of ``mode``: newest or oldest run first (a run's posts in their order),
     or most used first and then newest; the id makes every key unique."""
@@ -312,10 +317,11 @@ class GalleryModel(QAbstractListModel):
     def get(self, image_id: str) -> GalleryImage | None:
         """The record with ``image_id``, if shown."""
         rec = self._by_id.get(image_id)
-        if rec.__class__ is _Pending:
+        if isinstance(rec, _Pending):
             self._build_run(rec.run)
-            rec = self._by_id.get(image_id)
-        return rec  # type: ignore[return-value]
+            built = self._by_id.get(image_id)
+            return built if isinstance(built, GalleryImage) else _record_of(rec)
+        return rec
 
     def ids(self) -> set[str]:
         """Every image id shown (a copy)."""
@@ -666,22 +672,30 @@ class GalleryModel(QAbstractListModel):
     def _full(self, row: int) -> GalleryImage:
         """The record in ``row``, built (with the rest of its run) if it was not yet."""
         rec = self._records[row]
-        if rec.__class__ is _Pending:
+        if isinstance(rec, _Pending):
             self._build_run(rec.run)
-            rec = self._records[row]
-        return rec  # type: ignore[return-value]
+            built = self._records[row]
+            return built if isinstance(built, GalleryImage) else _record_of(rec)
+        return rec
 
     def _build_run(self, run: RunRows) -> None:
         """Put the built records of ``run`` in place of its pending rows (same keys, same
-        rows: nothing moves, and nothing is announced, as no value a view saw changes)."""
+        rows: nothing moves, and nothing is announced, as no value a view saw changes).
+
+        A row is found by its key; while a change is under way (an order or a count set,
+        its layout or move not done yet) the key may not lead to it, and the row then stays
+        pending until it is asked for again.
+        """
+        records, keys = self._records, self._keys
         for rec in run.images:
             pending = self._by_id.get(rec.id)
-            if pending.__class__ is not _Pending or pending.run is not run:
+            if not isinstance(pending, _Pending) or pending.run is not run:
                 continue  # removed or replaced since
-            row = bisect.bisect_left(self._keys, self._key(pending))
-            self._records[row] = rec
-            self._by_id[rec.id] = rec
-            self._add_path(rec)
+            row = bisect.bisect_left(keys, self._key(pending))
+            if row < len(records) and records[row] is pending:
+                records[row] = rec
+                self._by_id[rec.id] = rec
+                self._add_path(rec)
 
     def _thumb_state(self, rec: GalleryImage) -> ThumbState:
         if rec.source is ImageSource.REMOTE:

@@ -129,6 +129,12 @@ class MainToolBar(QToolBar):
         self.search_field.setFocus()
         self.search_field.selectAll()
 
+    def type_into_search(self, text: str) -> None:
+        """Continue the search with ``text`` typed elsewhere (the grid), cursor at the end."""
+        self.search_field.setFocus()
+        self.search_field.end(False)
+        self.search_field.insert(text)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Esc in the search field clears it and returns to the grid."""
         if (watched is self.search_field and event.type() == QEvent.Type.KeyPress

@@ -153,3 +153,28 @@ def test_passes_qt_model_tester_with_pending_rows(qtmodeltester, model: GalleryM
     model.remove_images([rec(2, 1).id])
     model.set_order(SortMode.OLDEST)
     assert model.rowCount(QModelIndex()) == 9
+
+
+@pytest.mark.parametrize("change", ["order", "usage"])
+def test_a_row_read_while_rows_are_about_to_move_is_right_and_nothing_is_overwritten(
+        model: GalleryModel, change: str) -> None:
+    model.set_order(SortMode.OLDEST)
+    model.insert_runs(runs(1, 2, 3))
+    seen: list[str] = []
+
+    def read_first_row(*_args: object) -> None:
+        # Keys are mid-change here: the row must still be read right, and written nowhere.
+        seen.append(model.index(0).data(ImageRole.IMAGE_ID))
+        seen.append(model.record(0).id)
+
+    model.layoutAboutToBeChanged.connect(read_first_row)
+    model.rowsAboutToBeMoved.connect(read_first_row)
+    if change == "order":
+        model.set_order(SortMode.MOST_USED)
+    else:
+        model.set_order(SortMode.MOST_USED)
+        model.set_usage_count(rec(1, 2).id, 5)
+    assert seen and len(set(seen[:2])) == 1
+    expected = {r.id: r for r in (rec(n, p) for n in (1, 2, 3) for p in (1, 2))}
+    assert sorted(ids(model)) == sorted(expected)
+    assert all(model.get(i) == expected[i] for i in expected)
