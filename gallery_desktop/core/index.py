@@ -128,10 +128,12 @@ class _StoredRun(RunRows):
                 and orders.__class__ is tuple and skipped.__class__ is tuple
                 and missing.__class__ is bool and partial.__class__ is bool
                 and start.__class__ is int and mid.__class__ is int and end.__class__ is int
-                and 0 <= start <= mid <= end <= len(blob) and len(ids) == len(orders)
-                and all(i.__class__ is str for i in ids)
-                and all(o.__class__ is int for o in orders)):
+                and 0 <= start <= mid <= end <= len(blob) and len(ids) == len(orders)):
             raise ValueError("an entry of the wrong shape")
+        # Ids must be text and orders numbers (the scan hashes, sorts and compares them):
+        # a join and a sum check every element in C, and raise TypeError otherwise.
+        "".join(ids)
+        sum(orders)
         self.run_id = key.rpartition(os.sep)[2]
         self._run_dir = key
         self.created_ts = created_ts
