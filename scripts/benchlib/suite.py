@@ -176,7 +176,8 @@ def scan(ctx: Context) -> list[Figure]:
                      "a RunRows: its ids, post orders and search texts, with its records kept as "
                      "marshal bytes until first shown (the grid builds a run's records when one "
                      "of its rows is painted or asked for). 'read + marshal.loads alone' is the "
-                     "saved file turned into plain tuples, strings and bytes, nothing more.")
+                     "saved file read and its table (ids, orders, offsets) turned into plain "
+                     "tuples and strings, nothing more.")
     figures.extend(_app_start(ctx, data, warm["images"]))
     return figures
 
