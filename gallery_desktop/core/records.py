@@ -106,16 +106,15 @@ class RunResult:
     # meta.json was empty, not UTF-8 or not valid JSON: it may be caught mid-write (the studio
     # writes it in place), so it is worth reading again before its images are taken away.
     incomplete: bool = False
+    # Derived, as RunRows has them: the images' ids in post order, and when the run was
+    # created (its images share it; 0.0 without images). Kept, as scans ask for them often.
+    ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    created_ts: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """The images' ids, in post order (as ``RunRows.ids``)."""
-        return tuple(image.id for image in self.images)
-
-    @property
-    def created_ts(self) -> float:
-        """When the run was created (its images share it); 0.0 without images."""
-        return self.images[0].created_ts if self.images else 0.0
+    def __post_init__(self) -> None:
+        images = self.images
+        object.__setattr__(self, "ids", tuple(image.id for image in images))
+        object.__setattr__(self, "created_ts", images[0].created_ts if images else 0.0)
 
 
 class RunRows:
