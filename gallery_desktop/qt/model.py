@@ -7,7 +7,8 @@ import html
 import logging
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from operator import itemgetter
+from itertools import groupby
+from operator import attrgetter, gt, itemgetter
 from typing import NamedTuple
 
 from PySide6.QtCore import (
@@ -416,55 +417,77 @@ class GalleryModel(QAbstractListModel):
             How many rows were inserted.
         """
         rows: list[_Row] = []
-        texts: dict[str, str] = {}
+        texts: list[str] = []
         built: list[GalleryImage] = []
         new = tuple.__new__
         by_id = self._by_id
+        seen: set[str] = set()
         for run in runs:
             ids = run.ids
-            if any(image_id in by_id for image_id in ids):
+            if not by_id.keys().isdisjoint(ids) or not seen.isdisjoint(ids):
                 built.extend(run.images)
                 continue
+            seen.update(ids)
             run_id, created_ts = run.run_id, run.created_ts
-            rows.extend(new(_Pending, (image_id, run_id, created_ts, order, run))
-                        for image_id, order in zip(ids, run.orders, strict=True))
-            texts.update(zip(ids, run.search_texts, strict=True))
-        return self._insert(rows, texts) + (self._insert(built) if built else 0)
+            rows.extend([new(_Pending, (image_id, run_id, created_ts, order, run))
+                         for image_id, order in zip(ids, run.orders, strict=True)])
+            texts.extend(run.search_texts)
+        keys = order_keys(rows, self._order, self._usage)
+        if any(map(gt, keys, keys[1:])):  # runs come in order nearly always
+            keyed = sorted(zip(keys, rows, texts, strict=True), key=itemgetter(0))
+            keys, rows, texts = map(list, zip(*keyed, strict=True))
+        self._insert_sorted(keys, rows, texts)
+        return len(rows) + (self._insert(built) if built else 0)
 
-    def _insert(self, rows: Iterable[_Row], search_texts: Mapping[str, str] | None = None) -> int:
-        fresh: list[_Row] = []
-        for rec in rows:
-            if rec.id not in self._by_id:
-                fresh.append(rec)
-            elif isinstance(rec, GalleryImage):
+    def _insert(self, images: Iterable[GalleryImage],
+                search_texts: Mapping[str, str] | None = None) -> int:
+        fresh: list[GalleryImage] = []
+        for rec in images:
+            if rec.id in self._by_id:
                 self.update_image(rec)
-            else:  # insert_runs builds such runs first
-                raise ValueError(f"a pending row of a shown id: {rec.id}")
+            else:
+                fresh.append(rec)
         if not fresh:
             return 0
         keyed = sorted(zip(order_keys(fresh, self._order, self._usage), fresh, strict=True),
                        key=itemgetter(0))
         seen: set[str] = set()
-        groups: list[tuple[int, list[_Key], list[_Row]]] = []
+        keys: list[_Key] = []
+        rows: list[GalleryImage] = []
         for key, rec in keyed:
-            if rec.id in seen:  # the first of duplicate ids wins, as in the scan
-                continue
-            seen.add(rec.id)
-            pos = bisect.bisect_left(self._keys, key)
-            if groups and groups[-1][0] == pos:
-                groups[-1][1].append(key)
-                groups[-1][2].append(rec)
-            else:
-                groups.append((pos, [key], [rec]))
+            if rec.id not in seen:  # the first of duplicate ids wins, as in the scan
+                seen.add(rec.id)
+                keys.append(key)
+                rows.append(rec)
+        given = (search_texts or {}).get
+        self._insert_sorted(keys, rows, [given(r.id) or r.search_text() for r in rows])
+        return len(rows)
+
+    def _insert_sorted(self, keys: Sequence[_Key], rows: Sequence[_Row],
+                       texts: Sequence[str]) -> None:
+        """Insert new rows whose ``keys`` are sorted, with their search ``texts``.
+
+        Rows that land in one place go in with one ``beginInsertRows``; a bisect per such
+        group finds where, and how far it reaches (not one per row: a scan's batch mostly
+        lands in one place).
+        """
+        shown = self._keys
+        groups: list[tuple[int, int, int]] = []  # (row, first, end) of keys/rows/texts
+        first, pos = 0, 0
+        while first < len(keys):
+            pos = bisect.bisect_left(shown, keys[first], pos)
+            end = len(keys) if pos == len(shown) else bisect.bisect_left(keys, shown[pos], first)
+            groups.append((pos, first, end))
+            first = end
         # From the bottom up, so that the positions of the groups above stay valid.
-        for pos, keys, recs in reversed(groups):
-            self.beginInsertRows(QModelIndex(), pos, pos + len(recs) - 1)
+        for pos, first, end in reversed(groups):
+            self.beginInsertRows(QModelIndex(), pos, pos + end - first - 1)
             self.revision += 1
+            recs = rows[first:end]
             self._records[pos:pos] = recs
-            self._keys[pos:pos] = keys
-            self._add_lookups(recs, search_texts)
+            shown[pos:pos] = keys[first:end]
+            self._add_lookups(recs, texts[first:end])
             self.endInsertRows()
-        return len(seen)
 
     def remove_images(self, image_ids: Iterable[str]) -> int:
         """Remove the rows of these ids (unknown ids are ignored); returns how many went."""
@@ -750,25 +773,20 @@ class GalleryModel(QAbstractListModel):
         if image_id in self._by_id:
             self._favorites_present += 1 if value else -1
 
-    def _add_lookups(self, recs: Sequence[_Row],
-                     search_texts: Mapping[str, str] | None = None) -> None:
+    def _add_lookups(self, recs: Sequence[_Row], texts: Sequence[str]) -> None:
         # Whole-batch dict updates: this runs for every row a scan delivers.
         ids = [rec.id for rec in recs]
         self._by_id.update(zip(ids, recs, strict=True))
-        if search_texts is None:
-            self._search.update(zip(ids, [rec.search_text() for rec in recs],  # type: ignore[union-attr]
-                                    strict=True))
-        else:
-            given = search_texts.get
-            self._search.update((rec.id, given(rec.id) or rec.search_text())  # type: ignore[union-attr]
-                                for rec in recs)
+        self._search.update(zip(ids, texts, strict=True))
         by_run = self._ids_by_run
-        for rec in recs:
-            run_ids = by_run.get(rec.run_id)
+        # Rows come sorted, so a run's rows are together: one set update per run.
+        for run_id, group in groupby(recs, attrgetter("run_id")):
+            run_ids = by_run.get(run_id)
             if run_ids is None:
-                by_run[rec.run_id] = {rec.id}
+                by_run[run_id] = {rec.id for rec in group}
             else:
-                run_ids.add(rec.id)
+                run_ids.update(rec.id for rec in group)
+        for rec in recs:
             if rec.__class__ is not _Pending:  # a pending row's file is noted when built
                 self._add_path(rec)  # type: ignore[arg-type]
         if self._favorites:
