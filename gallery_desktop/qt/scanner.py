@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 BATCH_IMAGES = 200
 BATCH_SECONDS = 0.05
+# A row whose record is built later (a run the index knew) costs the GUI thread a tenth of
+# a built one to take in; each batch also costs Qt's views and proxies a pass over every
+# row, so such rows travel in batches this many times bigger.
+LAZY_ROWS_PER_ROW = 10
 # Batches sent but not yet handled by the GUI thread, at most. Qt hands over every queued
 # call waiting when it gets to them in one go, with no paint or timer in between: a worker
 # that runs ahead (a warm start reads runs far faster than rows go in) would freeze the
@@ -243,12 +247,14 @@ class RunScanner(QObject):
                 count = len(fresh.ids)
                 if count:
                     lazy.append(fresh)
+                size += count
             else:
                 batch.extend(fresh)
                 count = len(fresh)
+                size += count * LAZY_ROWS_PER_ROW
             images += count
-            size += count
-            if size >= self._batch_images or time.monotonic() - last >= self._batch_seconds:
+            if (size >= self._batch_images * LAZY_ROWS_PER_ROW
+                    or time.monotonic() - last >= self._batch_seconds):
                 self._send_batch(job, batch, lazy, runs, images)
                 batch, lazy, size, last = [], [], 0, time.monotonic()
         if self._cancelled(job):
