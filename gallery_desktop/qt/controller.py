@@ -87,6 +87,7 @@ class GalleryController(QObject):
         self.proxy.setSourceModel(self.model)
         self._cache_dir = cache_dir
         self._data_dir: Path | None = None
+        self._watch_after_scan = False  # start watching when the first scan is done
         self._service: FavoritesService | None = None
         # Services of folders no longer open, finishing their queued writes.
         self._retired_services: set[FavoritesService] = set()
@@ -146,6 +147,7 @@ class GalleryController(QObject):
         if self._closed:
             return
         data_dir = Path(path).expanduser().resolve() if path is not None else None
+        self._watch_after_scan = False
         self._watch.stop()
         self._periodic.stop()
         self._scanner.open(None)
@@ -167,7 +169,11 @@ class GalleryController(QObject):
             self._scanner.open(data_dir, index_file_for(self._cache_dir, data_dir))
             self._scanner.scan()
             self.scan_started.emit()
-            self._watch.start(data_dir)
+            # The watches are set up once the first scan is done: setting up one per run
+            # folder is Python work that would take turns with the scan for the GIL (half
+            # a second more to fill 10,000 runs). What changes meanwhile is caught by the
+            # quiet re-scan that follows the arming.
+            self._watch_after_scan = True
             self._periodic.start()
         self._update_idle()
 
@@ -386,6 +392,9 @@ class GalleryController(QObject):
 
     @Slot(object, bool)
     def _on_scan_finished(self, report: ScanReport, quiet: bool) -> None:
+        if self._watch_after_scan and self._data_dir is not None:
+            self._watch_after_scan = False
+            self._watch.start(self._data_dir)
         if not quiet:
             # The records now live as long as the folder is shown. Left to the cyclic GC,
             # every full collection walks all of them: pauses of several ms that land in

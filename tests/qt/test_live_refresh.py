@@ -22,6 +22,7 @@ from gallery_desktop.qt.controller import GalleryController
 from gallery_desktop.qt.main_window import MainWindow
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 from gallery_desktop.qt.settings import AppSettings
+from gallery_desktop.qt.watch_bridge import WatchBridge
 from tests.factories import make_image, make_run
 from tests.qt.test_controller import add_run, image_id, open_and_wait, run_id
 
@@ -334,3 +335,33 @@ def test_the_data_folder_deleted_and_recreated(qtbot, live: Live) -> None:
     qtbot.waitUntil(lambda: model.rowCount() == 0, timeout=LIVE_TIMEOUT_MS)
     add_run(live.data, 30)
     qtbot.waitUntil(lambda: model.row_of(image_id(30)) == 0, timeout=LIVE_TIMEOUT_MS)
+
+
+def test_watching_starts_when_the_first_scan_is_done_and_misses_nothing(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    for n in range(40):
+        add_run(data, n)
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    rows_when_watching: list[int] = []
+    real_start = WatchBridge.start
+
+    def start(self: WatchBridge, data_dir: Path) -> None:
+        rows_when_watching.append(controller.model.rowCount())
+        # A run written after the scan listed the runs folder, before the watches exist.
+        add_run(data, 90)
+        real_start(self, data_dir)
+
+    monkeypatch.setattr(WatchBridge, "start", start)
+    try:
+        open_and_wait(qtbot, controller, data)
+        assert rows_when_watching == [40]  # the whole first scan was in, watching after it
+        assert controller._watch.wait_armed(10)
+        # The quiet re-scan after arming finds what came meanwhile.
+        qtbot.waitUntil(lambda: controller.model.row_of(image_id(90)) >= 0,
+                        timeout=LIVE_TIMEOUT_MS)
+        controller.rescan()  # a later scan does not start watching again
+        qtbot.waitUntil(controller.is_idle, timeout=LIVE_TIMEOUT_MS)
+        assert rows_when_watching == [40]
+    finally:
+        controller.shutdown()
