@@ -87,15 +87,16 @@ MISS_NOTES = {
         "(types and fallbacks of each field, the image id, the URL resolved inside the data "
         "folder, an lstat of the file) and builds one record per image: Python work of the "
         "same order as the parse itself. 1.2x leaves a fifth of the parse time for all of "
-        "that (under 10 us for a run of three posts here). "
-        "Reaching it needs rows whose records are built when first shown, not up front."),
+        "that (under 10 us for a run of three posts here). A warm start from the run index "
+        "defers the records (see below), but a run read from its meta.json cannot: the "
+        "problems the contract finds in it, shown in the problems list, come out of that "
+        "same pass."),
     "scan_indexed_with_load_ms": (
-        "Loading the index is cheap (each run's part stays marshal bytes until the run is "
-        "looked up), but building 30,000 records from those parts, and the cyclic "
-        "collector's first passes over the new records (about a third of the time, seen "
-        "with gc.callbacks), cost more than the whole stat loop. A warm start that builds "
-        "every record before the grid fills cannot come within 2x of the floor however the "
-        "records are made; reaching it needs rows built when first shown, not up front."),
+        "A warm start reads the index file and its table (ids, post orders and offsets: "
+        "the 'read + marshal.loads alone' line), then makes one RunRows per run on its "
+        "first hit, on top of the stat loop; the records stay bytes. Together they come to "
+        "about twice the stat loop, so the figure falls either side of the target with the "
+        "machine's load."),
     "favorites_write_small_p99_ms": (
         "At 10,000 entries the store's own work per write is a few tenths of a millisecond "
         "(the lock, a stat that proves the file unchanged, one join of the kept rendering); "
