@@ -124,20 +124,11 @@ class _StoredRun(RunRows):
     __slots__ = ("_blob", "_end", "_key", "_mid", "_start")
 
     def __init__(self, key: str, row: _Row, blob: memoryview) -> None:
-        # Every field set here rather than through RunRows.__init__: one of these is made
-        # per run of a warm start, where a second Python call per run shows. The row is as
-        # written (the table's checksum matched): no field is checked again here.
+        # The row is as written (the table's checksum matched): no field is checked again.
         _, _, _, created_ts, ids, orders, skipped, _, partial, start, mid, end = row
-        self.run_id = key.rpartition(os.sep)[2]
-        self._run_dir = key
-        self.created_ts = created_ts
-        self.ids = ids
-        self.orders = orders
-        self.skipped = tuple(SkippedItem(p, r) for p, r in skipped) if skipped else ()
-        self.incomplete = partial
-        self.damaged = False
-        self._texts = None
-        self._images = None
+        RunRows.__init__(self, key.rpartition(os.sep)[2], key, created_ts, ids, orders,
+                         tuple(SkippedItem(p, r) for p, r in skipped) if skipped else (),
+                         partial)
         self._key = key
         self._blob = blob
         self._start = start

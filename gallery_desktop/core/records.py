@@ -132,7 +132,7 @@ class RunRows:
 
     def __init__(self, run_id: str, run_dir: Path | str, created_ts: float,
                  ids: tuple[str, ...], orders: tuple[int, ...],
-                 skipped: tuple[SkippedItem, ...] = (), *, incomplete: bool = False) -> None:
+                 skipped: tuple[SkippedItem, ...] = (), incomplete: bool = False) -> None:
         self.run_id = run_id
         self._run_dir = run_dir  # a string until a Path is asked for
         self.created_ts = created_ts
