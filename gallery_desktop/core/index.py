@@ -36,7 +36,8 @@ _SOURCE_AT = _FIELDS.index("source")
 _SOURCES = {s.value: s for s in ImageSource}
 _NOT_NAMES = ("", ".", "..")
 
-# The file: the table's length (8 bytes, little-endian) and CRC-32 (4 bytes), the table
+# The file: a signature line, the table's length (8 bytes, little-endian) and CRC-32 (4
+# bytes), the table
 # (marshal: the header, the blob's length and one row per run), then the blob (each run's
 # search texts and records, marshalled on their own, back to back). A row: (key, mtime_ns,
 # size, created_ts, ids, post orders, skipped (path, reason) pairs, whether some image was
@@ -46,9 +47,12 @@ _NOT_NAMES = ("", ".", "..")
 # stays the file's bytes) until they are asked for.
 _Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...],
              tuple[tuple[str, str], ...], bool, bool, int, int, int]
+# The file starts with this line, so a file of another format (or none of ours) is told
+# apart from a damaged one before anything else is read.
+_SIGNATURE = f"gallery-desktop run index {FORMAT_VERSION}\n".encode()
 _LENGTH_BYTES = 8
 _CRC_BYTES = 4
-_PREFIX = _LENGTH_BYTES + _CRC_BYTES
+_PREFIX = len(_SIGNATURE) + _LENGTH_BYTES + _CRC_BYTES
 # (mtime_ns, size, what a hit gives, whether some image was missing when stored): a run
 # stored by this process, or one loaded from the file once it was hit (its RunRows, the same
 # object on every later hit, so a re-scan sees an unchanged run as the very same one).
@@ -156,20 +160,28 @@ class _StoredRun(RunRows):
             return ()
 
 
+class OtherFormat(ValueError):
+    """The file is not a run index of this format (an older one, or not an index at all)."""
+
+
 def split_file(data: bytes) -> tuple[Any, Any, memoryview]:
     """An index file's header, rows and blob (see ``_Row``).
 
     Raises:
+        OtherFormat: the file does not start with this format's signature.
         ValueError: the file is cut short or its table is not the one written (CRC-32).
             The table's rows are then as this module wrote them, so they are not checked
             one by one; the texts and records in the blob are checked when decoded.
     """
-    length = int.from_bytes(data[:_LENGTH_BYTES], "little")
+    if not data.startswith(_SIGNATURE):
+        raise OtherFormat("not this format's signature")
+    at = len(_SIGNATURE)
+    length = int.from_bytes(data[at:at + _LENGTH_BYTES], "little")
     if len(data) < _PREFIX + length:
         raise ValueError("the file is shorter than its table")
     view = memoryview(data)
     table = view[_PREFIX:_PREFIX + length]
-    if zlib.crc32(table) != int.from_bytes(data[_LENGTH_BYTES:_PREFIX], "little"):
+    if zlib.crc32(table) != int.from_bytes(data[at + _LENGTH_BYTES:_PREFIX], "little"):
         raise ValueError("the table's checksum does not match")
     header, blob_length, rows = marshal.loads(table)
     blob = view[_PREFIX + length:]
@@ -182,7 +194,7 @@ def join_file(header: Any, rows: list[Any], pieces: Iterable[bytes | memoryview]
     """The inverse of ``split_file``: ``pieces`` make the blob."""
     pieces = list(pieces)
     table = marshal.dumps((header, sum(map(len, pieces)), rows))
-    return b"".join((len(table).to_bytes(_LENGTH_BYTES, "little"),
+    return b"".join((_SIGNATURE, len(table).to_bytes(_LENGTH_BYTES, "little"),
                      zlib.crc32(table).to_bytes(_CRC_BYTES, "little"), table, *pieces))
 
 
@@ -232,10 +244,12 @@ class RunIndex:
             with gc_paused():
                 header, rows, blob = split_file(data)
                 if header != _HEADER:
-                    log.info("run index %s is from another version: starting afresh",
-                             self.cache_file)
-                    return
+                    raise OtherFormat("written by another Python or another record layout")
                 loaded = dict(zip(map(itemgetter(0), rows), rows, strict=True))
+        except OtherFormat as err:
+            log.info("run index %s is from another version (%s): starting afresh",
+                     self.cache_file, err)
+            return
         except Exception as err:  # any damage to a cache file means "rebuild"
             log.warning("run index %s is damaged (%s: %s): starting afresh",
                         self.cache_file, type(err).__name__, err)

@@ -178,22 +178,44 @@ def test_a_damaged_or_old_cache_file_means_an_empty_index(
     assert len(report.images) == 3 and len(index) == 3
 
 
-def test_a_cut_short_or_damaged_cache_file_means_an_empty_index(tmp_path: Path, data: Path) -> None:
+def test_a_cut_short_or_damaged_cache_file_means_an_empty_index(
+        tmp_path: Path, data: Path, caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "index.bin"
     index = RunIndex(cache)
     scan_runs(data, index=index)
     index.save()
     whole = cache.read_bytes()
-    table_end = 12 + int.from_bytes(whole[:8], "little")
-    cut_short = [whole[:n] for n in (1, len(whole) // 2, len(whole) - 1)]
+    start = whole.index(b"\n") + 1  # after the signature line
+    table_end = start + 12 + int.from_bytes(whole[start:start + 8], "little")
+    cut_short = [whole[:n] for n in (start + 1, len(whole) // 2, len(whole) - 1)]
     # A flipped bit anywhere in the checksum or the table.
     flipped = [whole[:at] + bytes([whole[at] ^ 0x20]) + whole[at + 1:]
-               for at in range(8, table_end, max(1, table_end // 97))]
+               for at in range(start, table_end, max(1, table_end // 97))]
     for n, damaged_bytes in enumerate(cut_short + flipped):
         cache.write_bytes(damaged_bytes)
         damaged = RunIndex(cache)
-        damaged.load()
+        with caplog.at_level(logging.INFO, logger="gallery_desktop.core.index"):
+            caplog.clear()
+            damaged.load()
         assert len(damaged) == 0, n
+        assert [r.levelno for r in caplog.records] == [logging.WARNING], n  # "damaged"
+
+
+@pytest.mark.parametrize("content", [
+    marshal.dumps((("gallery-desktop run index", 5, (3, 11), ()), [])),  # an older format
+    b"gallery-desktop run index 7\n" + bytes(40),
+    b"gallery-desktop run index 999\n" + bytes(40),
+])
+def test_a_file_of_another_format_is_put_aside_quietly(
+        tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    cache = tmp_path / "index.bin"
+    cache.write_bytes(content)
+    index = RunIndex(cache)
+    with caplog.at_level(logging.INFO, logger="gallery_desktop.core.index"):
+        index.load()
+    assert len(index) == 0
+    assert [(r.levelno, "another version" in r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, True)]
 
 
 def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
