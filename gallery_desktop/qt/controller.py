@@ -524,21 +524,32 @@ class GalleryController(QObject):
     def _on_watch_armed(self) -> None:
         if self._data_dir is None or self._closed:
             return
-        self._scanner.rescan(quiet=True)
-        if self._service is not None:
-            self._service.reload()
-        self._update_idle()
+        # What changed while there were no watches yet (they are set up after the first
+        # scan) was not reported: runs, the favorites file, and shown images alike.
+        self._look_again(even_if_busy=True)
 
     @Slot()
     def _on_periodic(self) -> None:
-        if not self._scanner.is_busy():
+        self._look_again(even_if_busy=False)
+
+    def _look_again(self, *, even_if_busy: bool) -> None:
+        """Catch what no event reported: a quiet re-scan, the favorites file read again,
+        and the thumbnails on screen asked for again.
+
+        The re-scan looks at meta.json only: an image replaced while no watch saw it (before
+        the watches were armed, or when the watcher's queue overflowed, silently) would keep
+        its old thumbnail. The shown ones are asked for again at the lowest priority: the
+        disk cache is keyed by the file's mtime and size, so an unchanged file costs a cache
+        read and a changed one is new.
+
+        Args:
+            even_if_busy: re-scan even while the scanner works (the periodic check skips it:
+                whatever runs then looks at the runs anyway).
+        """
+        if even_if_busy or not self._scanner.is_busy():
             self._scanner.rescan(quiet=True)
         if self._service is not None:
             self._service.reload()
-        # The rescan looks at meta.json only: an image replaced while the watcher's events
-        # were lost (its queue overflows silently) would keep its old thumbnail. Ask again
-        # for the shown ones, at the lowest priority: the disk cache is keyed by the file's
-        # mtime and size, so an unchanged file costs a cache read and a changed one is new.
         for path in self._visible_paths:
             if self.model.has_thumbnail(path):
                 self._loader.request(path, priority=-1)

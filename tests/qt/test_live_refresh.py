@@ -365,3 +365,40 @@ def test_watching_starts_when_the_first_scan_is_done_and_misses_nothing(
         assert rows_when_watching == [40]
     finally:
         controller.shutdown()
+
+
+def test_an_image_replaced_before_the_watches_are_armed_gets_its_new_thumbnail(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    for n in range(3):
+        add_run(data, n)
+    held: list[tuple[WatchBridge, Path]] = []
+    real_start = WatchBridge.start
+    monkeypatch.setattr(WatchBridge, "start", lambda self, d: held.append((self, d)))
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    try:
+        open_and_wait(qtbot, controller, data)
+        assert len(held) == 1  # the first scan is done: the watches would be set up now
+        row = controller.proxy.map_from_model(controller.model.index_of(image_id(1))).row()
+        controller.set_visible_rows([row])
+        index = controller.proxy.index(row, 0)
+        qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
+                        timeout=LIVE_TIMEOUT_MS)
+
+        def center(pixmap: QPixmap) -> QColor:
+            image = pixmap.toImage()
+            return image.pixelColor(image.width() * 3 // 4, image.height() * 3 // 4)
+
+        assert center(index.data(Qt.ItemDataRole.DecorationRole)).red() > 150
+        target = data / "runs" / run_id(1) / "slide-1.png"
+        os.replace(make_image(target.with_name("incoming.png"), color="#2980b9"), target)
+        real_start(*held[0])  # armed only now: nothing reported the replacement
+        assert controller._watch.wait_armed(10)
+
+        def turned_blue() -> bool:
+            pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+            return isinstance(pixmap, QPixmap) and center(pixmap).blue() > 150
+
+        qtbot.waitUntil(turned_blue, timeout=LIVE_TIMEOUT_MS)
+    finally:
+        controller.shutdown()
