@@ -416,18 +416,22 @@ class GalleryModel(QAbstractListModel):
         Returns:
             How many rows were inserted.
         """
+        runs = list(runs)
+        batch_ids = [image_id for run in runs for image_id in run.ids]
+        if len(set(batch_ids)) != len(batch_ids):
+            # An id twice among these runs (the scanner hands out each id once): their
+            # records settle it as insert_images does, the first in row order kept.
+            return self._insert([image for run in runs for image in run.images])
         rows: list[_Row] = []
         texts: list[str] = []
         built: list[GalleryImage] = []
         new = tuple.__new__
         by_id = self._by_id
-        seen: set[str] = set()
         for run in runs:
             ids = run.ids
-            if not by_id.keys().isdisjoint(ids) or not seen.isdisjoint(ids):
+            if not by_id.keys().isdisjoint(ids):
                 built.extend(run.images)
                 continue
-            seen.update(ids)
             run_id, created_ts = run.run_id, run.created_ts
             rows.extend([new(_Pending, (image_id, run_id, created_ts, order, run))
                          for image_id, order in zip(ids, run.orders, strict=True)])

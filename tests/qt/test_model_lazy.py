@@ -178,3 +178,16 @@ def test_a_row_read_while_rows_are_about_to_move_is_right_and_nothing_is_overwri
     expected = {r.id: r for r in (rec(n, p) for n in (1, 2, 3) for p in (1, 2))}
     assert sorted(ids(model)) == sorted(expected)
     assert all(model.get(i) == expected[i] for i in expected)
+
+
+def test_an_id_twice_among_the_runs_given_keeps_the_first_in_row_order(
+        model: GalleryModel) -> None:
+    twice_in_one = Rows([rec(1, 1), rec(1, 1, prompt="again"), rec(1, 2)])
+    assert model.insert_runs([twice_in_one]) == 2
+    assert model.rowCount() == 2 and model.get(rec(1, 1).id) == rec(1, 1)
+    newer = Rows([rec(3, 1), rec(3, 2, id=rec(2, 1).id)])  # claims run 2's first id
+    older = Rows([rec(2, 1), rec(2, 2)])
+    model.insert_runs([older, newer])
+    assert model.rowCount() == 5
+    assert model.get(rec(2, 1).id) == rec(3, 2, id=rec(2, 1).id)  # newer: first in row order
+    assert len(model.ids()) == model.rowCount()
