@@ -173,9 +173,10 @@ def scan(ctx: Context) -> list[Figure]:
                      "RunIndex loads the saved file, then the scan uses it (load included, since "
                      "an index may defer work from its load to its first use; saved index "
                      f"{idx['index_bytes'] / 1e6:.1f} MB). A run loaded from the index comes as "
-                     "a RunRows: its ids, post orders and search texts, with its records kept as "
-                     "marshal bytes until first shown (the grid builds a run's records when one "
-                     "of its rows is painted or asked for). 'read + marshal.loads alone' is the "
+                     "a RunRows: its ids and post orders, its search texts and records kept as "
+                     "marshal bytes until asked for (the scanner reads the texts on its thread; "
+                     "the grid builds a run's records when one of its rows is painted or asked "
+                     "for). 'read + marshal.loads alone' is the "
                      "saved file read and its table (ids, orders, offsets) turned into plain "
                      "tuples and strings, nothing more.")
     figures.extend(_app_start(ctx, data, warm["images"]))
