@@ -207,6 +207,22 @@ class RunRows:
         """The run as a RunResult (building the records)."""
         return RunResult(self.run_id, self.run_dir, self.images, self.skipped, self.incomplete)
 
+    @classmethod
+    def of(cls, result: RunResult, images: Sequence[GalleryImage] | None = None) -> RunRows:
+        """A run whose records are at hand (read from its meta.json just now), as RunRows.
+
+        Args:
+            result: The run.
+            images: Its images to show, when not all of them (in post order).
+        """
+        shown = result.images if images is None else tuple(images)
+        rows = cls(result.run_id, result.run_dir, result.created_ts,
+                   tuple(image.id for image in shown),
+                   tuple(image.post_order for image in shown), result.skipped,
+                   result.incomplete)
+        rows._images = shown
+        return rows
+
 
 Run: TypeAlias = RunResult | RunRows
 

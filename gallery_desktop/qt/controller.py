@@ -103,7 +103,6 @@ class GalleryController(QObject):
         self._closed = False
 
         self._scanner = RunScanner(self)
-        self._scanner.batch_ready.connect(self._on_batch)
         self._scanner.runs_ready.connect(self.model.insert_runs)
         self._scanner.progress.connect(self._on_progress)
         self._scanner.runs_changed.connect(self._on_runs_changed)
@@ -371,10 +370,6 @@ class GalleryController(QObject):
             self.idle_changed.emit(idle)
 
     # scanner
-
-    @Slot(object, object)
-    def _on_batch(self, images: list[GalleryImage], search_texts: dict[str, str]) -> None:
-        self.model.insert_images(images, search_texts)
 
     @Slot(int, int)
     def _on_progress(self, runs: int, images: int) -> None:

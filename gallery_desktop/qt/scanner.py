@@ -29,9 +29,8 @@ log = logging.getLogger(__name__)
 
 BATCH_IMAGES = 200
 BATCH_SECONDS = 0.05
-# A row whose record is built later (a run the index knew) costs the GUI thread a tenth of
-# a built one to take in; each batch also costs Qt's views and proxies a pass over every
-# row, so such rows travel in batches this many times bigger.
+# The rows of runs the index knew come cheaper still than those read now (no search text
+# to make, no record): they count this much less towards a batch's size.
 LAZY_ROWS_PER_ROW = 10
 # Batches sent but not yet handled by the GUI thread, at most. Qt hands over every queued
 # call waiting when it gets to them in one go, with no paint or timer in between: a worker
@@ -94,11 +93,10 @@ class RunScanner(QObject):
     once ``open`` switched folders, nothing of the old one arrives any more.
 
     Signals:
-        batch_ready(object images, object search_texts): rows of a full scan, a batch at a
-            time (a list of GalleryImage), with each one's ``search_text()`` by id, made
-            here so the GUI thread does not have to.
-        runs_ready(object runs): rows of a full scan that the run index knew, a batch at a
-            time (a list of RunRows, their search texts ready): records built when shown.
+        runs_ready(object runs): rows of a full scan, a batch at a time (a list of RunRows,
+            their search texts made here so the GUI thread does not have to). Runs read
+            from their meta.json come built; runs the index knew build their records when
+            shown.
         progress(int runs_done, int images_so_far): during a full scan.
         runs_changed(object dict[str, tuple[GalleryImage, ...]]): runs whose images differ
             from what was sent before (empty tuple: the run is gone); apply as a diff.
@@ -107,7 +105,6 @@ class RunScanner(QObject):
         busy_changed(bool): whether jobs are queued or running.
     """
 
-    batch_ready = Signal(object, object)
     runs_ready = Signal(object)
     progress = Signal(int, int)
     runs_changed = Signal(object)
@@ -116,7 +113,7 @@ class RunScanner(QObject):
     busy_changed = Signal(bool)
 
     # Worker -> GUI thread; queued because the receiver (self) lives in the GUI thread.
-    _w_batch = Signal(int, object, object, object, int, int)
+    _w_batch = Signal(int, object, int, int)
     _w_changes = Signal(int, object)
     _w_problems = Signal(int, object)
     _w_finished = Signal(int, object, bool)
@@ -234,8 +231,7 @@ class RunScanner(QObject):
         return job.session != self._session
 
     def _fill(self, job: _Job, state: _State) -> None:
-        batch: list[GalleryImage] = []
-        lazy: list[RunRows] = []
+        batch: list[RunRows] = []
         size = runs = images = 0
         last = time.monotonic()
         listing: list[SkippedItem] = []
@@ -245,33 +241,32 @@ class RunScanner(QObject):
             fresh = self._take(state, result)
             if isinstance(fresh, RunRows):
                 count = len(fresh.ids)
-                if count:
-                    lazy.append(fresh)
                 size += count
-            else:
-                batch.extend(fresh)
+            else:  # read just now: its records are at hand
                 count = len(fresh)
                 size += count * LAZY_ROWS_PER_ROW
+                fresh = RunRows.of(result if isinstance(result, RunResult) else result.result(),
+                                   fresh)
+            if count:
+                batch.append(fresh)
             images += count
             if (size >= self._batch_images * LAZY_ROWS_PER_ROW
                     or time.monotonic() - last >= self._batch_seconds):
-                self._send_batch(job, batch, lazy, runs, images)
-                batch, lazy, size, last = [], [], 0, time.monotonic()
+                self._send_batch(job, batch, runs, images)
+                batch, size, last = [], 0, time.monotonic()
         if self._cancelled(job):
             return
-        self._send_batch(job, batch, lazy, runs, images)
+        self._send_batch(job, batch, runs, images)
         self._finish(job, state, runs, images, listing)
 
-    def _send_batch(self, job: _Job, batch: list[GalleryImage], lazy: list[RunRows],
-                    runs: int, images: int) -> None:
-        texts = {img.id: img.search_text() for img in batch}
-        for run in lazy:
-            run.search_texts  # noqa: B018 - read here, so the GUI thread does not have to
+    def _send_batch(self, job: _Job, batch: list[RunRows], runs: int, images: int) -> None:
+        for run in batch:
+            run.search_texts  # noqa: B018 - made here, so the GUI thread does not have to
         # Wait for the GUI thread to take an earlier batch (see BATCHES_IN_FLIGHT).
         while not self._batch_slots.acquire(timeout=0.05):
             if self._cancelled(job):
                 return
-        self._w_batch.emit(job.session, batch, texts, lazy, runs, images)
+        self._w_batch.emit(job.session, batch, runs, images)
 
     def _rescan(self, job: _Job, state: _State) -> None:
         old = state.known
@@ -386,15 +381,12 @@ class RunScanner(QObject):
 
     # -- back on the GUI thread ------------------------------------------------------------
 
-    @Slot(int, object, object, object, int, int)
-    def _on_batch(self, session: int, images: list[GalleryImage], texts: dict[str, str],
-                  lazy: list[RunRows], runs: int, count: int) -> None:
+    @Slot(int, object, int, int)
+    def _on_batch(self, session: int, batch: list[RunRows], runs: int, count: int) -> None:
         try:
             if session == self._session:
-                if images:
-                    self.batch_ready.emit(images, texts)
-                if lazy:
-                    self.runs_ready.emit(lazy)
+                if batch:
+                    self.runs_ready.emit(batch)
                 self.progress.emit(runs, count)
         finally:
             self._batch_slots.release()  # even for an old folder's batch: its slot is free

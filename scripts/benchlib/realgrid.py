@@ -29,10 +29,12 @@ def real_subject(data_dir: Path, cache_dir: Path, records: list[Any]) -> Subject
     """The app's MainWindow and GalleryController, wired as ``gallery_desktop.app`` does.
 
     The controller opens ``data_dir`` (hearts load from its favorites file, the scan finds
-    no runs); ``fill`` then hands all records to the model in one batch, as the scanner's
-    ``batch_ready`` does, bypassing the scan.
+    no runs); ``fill`` then hands all records to the model in one batch, a RunRows per run
+    with its records at hand (as the scanner's ``runs_ready`` hands over runs it has just
+    read), bypassing the scan.
     """
     from gallery_desktop.app import create_application, wait_until_settled
+    from gallery_desktop.core.records import RunResult, RunRows
     from gallery_desktop.qt.actions import ActionId
     from gallery_desktop.qt.controller import GalleryController
     from gallery_desktop.qt.main_window import MainWindow
@@ -56,7 +58,19 @@ def real_subject(data_dir: Path, cache_dir: Path, records: list[Any]) -> Subject
         window.close()
         controller.shutdown()
 
-    return Subject(window=window, view=window.view, fill=controller.model.insert_images,
+    by_run: dict[str, list[Any]] = {}
+    for rec in records:
+        by_run.setdefault(rec.run_id, []).append(rec)
+    runs = [RunRows.of(RunResult(run_id, data_dir / "runs" / run_id, tuple(images)))
+            for run_id, images in by_run.items()]
+    for run in runs:
+        run.search_texts  # noqa: B018 - made on the scanner's thread in the app
+
+    def fill(given: list[Any]) -> None:
+        assert given is records
+        controller.model.insert_runs(runs)
+
+    return Subject(window=window, view=window.view, fill=fill,
                    set_favorites_only=favorites_only.setChecked,
                    favorite_role=int(ImageRole.IS_FAVORITE), close=close, ready=ready,
                    idle=controller.is_idle)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 import gallery_desktop.core.runs as runs_module
 from gallery_desktop.core.favorites import FavoritesStore
-from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult
+from gallery_desktop.core.records import GalleryImage, ImageSource, RunResult, RunRows
 from gallery_desktop.core.runs import (
     MAX_META_BYTES,
     created_timestamp,
@@ -601,3 +602,18 @@ def test_gc_paused_restores_the_collector_state() -> None:
     with pytest.raises(KeyError), gc_paused():
         raise KeyError
     assert gc.isenabled()
+
+
+def test_run_rows_of_a_read_run_are_built_and_can_show_part_of_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run_dir = make_run(data, "run-a", [{"index": i, "text": f"caption {i}",
+                                        "finalImageUrl": f"/data/runs/run-a/slide-{i}.png"}
+                                       for i in (1, 2, 3)])
+    result = parse_run(run_dir, data)
+    rows = RunRows.of(result)
+    assert rows.built and rows.images == result.images and rows.ids == result.ids
+    assert rows.orders == (0, 1, 2) and rows.created_ts == result.created_ts
+    assert rows.search_texts == tuple(i.search_text() for i in result.images)
+    part = RunRows.of(result, result.images[1:])
+    assert part.ids == result.ids[1:] and part.orders == (1, 2) and not part.damaged
+    assert part.result() == replace(result, images=result.images[1:])

@@ -52,21 +52,20 @@ class Recorder:
         self.changes: dict[str, tuple[GalleryImage, ...]] = {}
         self.problems: list = []
         self.reports: list[tuple[ScanReport, bool]] = []
-        scanner.batch_ready.connect(self._batch)
         scanner.runs_ready.connect(self._runs)
         scanner.runs_changed.connect(self._changes)
         scanner.problems_changed.connect(self._problems)
         scanner.finished.connect(self._finished)
 
-    def _batch(self, images: list[GalleryImage], texts: dict[str, str]) -> None:
-        assert texts == {img.id: img.search_text() for img in images}
-        self.events.append(("batch", len(images)))
-        self.rows.extend(images)
-
     def _runs(self, runs: list[RunRows]) -> None:
         assert all(isinstance(run, RunRows) and run.ids for run in runs)
-        self.events.append(("runs", sum(len(run.ids) for run in runs)))
-        self.lazy.extend(runs)
+        self.events.append(("batch", sum(len(run.ids) for run in runs)))
+        for run in runs:
+            if run.built:  # read from its meta.json just now
+                assert run.search_texts == tuple(img.search_text() for img in run.images)
+                self.rows.extend(run.images)
+            else:  # from the run index: built when shown
+                self.lazy.append(run)
 
     def all_ids(self) -> list[str]:
         """Every id sent, records and RunRows alike (builds nothing)."""
@@ -185,7 +184,7 @@ def test_switching_folder_mid_scan_sends_only_the_new_folder(qtbot, scanner, tmp
     rec = Recorder(scanner)
     switched: list[bool] = []
 
-    def switch(_images: list, _texts: dict) -> None:
+    def switch(_runs: list) -> None:
         if not switched:
             switched.append(True)
             rec.rows.clear()
@@ -193,7 +192,7 @@ def test_switching_folder_mid_scan_sends_only_the_new_folder(qtbot, scanner, tmp
             scanner.scan()
 
     scanner.open(old)
-    scanner.batch_ready.connect(switch)
+    scanner.runs_ready.connect(switch)
     with qtbot.waitSignal(scanner.finished, timeout=20_000):
         scanner.scan()
     assert switched
