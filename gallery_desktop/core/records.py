@@ -214,8 +214,14 @@ class RunRows:
         Args:
             result: The run.
             images: Its images to show, when not all of them (in post order).
+
+        Raises:
+            ValueError: the images do not share the run's ``created_ts`` (as every run read
+                by the data contract does): rows are placed by the run's instant.
         """
         shown = result.images if images is None else tuple(images)
+        if any(image.created_ts != result.created_ts for image in shown):
+            raise ValueError(f"the images of run {result.run_id!r} do not share its instant")
         rows = cls(result.run_id, result.run_dir, result.created_ts,
                    tuple(image.id for image in shown),
                    tuple(image.post_order for image in shown), result.skipped,

@@ -48,7 +48,8 @@ def make_records(count: int, data_dir: Path, favorite_every: int) -> list[Any]:
             slide_text=f"Caption number {i}", created_at=f"2025-01-06T08:00:{i % 60:02d}Z",
             aspect_ratio="4:5", composition="slideshow", model="gpt-4o", topic="Bench",
             usage_count=i % 5, is_favorite=i % favorite_every == 0,
-            created_ts=1_736_150_400.0 - i, post_order=i % 3, source=ImageSource.LOCAL))
+            created_ts=1_736_150_400.0 - i // 3 * 3,  # a run's images share its instant
+            post_order=i % 3, source=ImageSource.LOCAL))
     return records
 
 

@@ -617,3 +617,5 @@ def test_run_rows_of_a_read_run_are_built_and_can_show_part_of_it(tmp_path: Path
     part = RunRows.of(result, result.images[1:])
     assert part.ids == result.ids[1:] and part.orders == (1, 2) and not part.damaged
     assert part.result() == replace(result, images=result.images[1:])
+    with pytest.raises(ValueError, match="share"):
+        RunRows.of(result, [result.images[0], result.images[1]._replace(created_ts=1.0)])
