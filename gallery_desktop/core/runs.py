@@ -566,7 +566,7 @@ def read_run(run_dir: Path, data_dir: Path) -> tuple[RunResult, int, int]:
 def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
               cancelled: Callable[[], bool] | None = None,
               problems: list[SkippedItem] | None = None) -> Iterator[Run]:
-    """One RunResult per entry of ``data_dir/runs``, newest run ids first.
+    """One RunResult (or RunRows) per entry of ``data_dir/runs``, newest run ids first.
 
     Entries that are not run folders (files, folders without meta.json, broken links) give a
     result without images that says why. With an index, a run whose meta.json has the same
@@ -674,8 +674,8 @@ def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
     Returns:
         Images ordered by ``GalleryImage.sort_key`` (newest first, then run id, then post
         order), duplicate ids dropped (the first kept), and every skipped item with its reason.
-        Runs the index loaded from its file are not built until their images are reached
-        (``report.images`` is then a ScanImages).
+        ``report.images`` is a ScanImages (unless favorites are filled in or an id repeats):
+        the runs the index loaded from its file are built only as their images are reached.
     """
     report = ScanReport(data_dir)
     with_images: list[Run] = []
