@@ -113,7 +113,7 @@ def _row(key: str, mtime_ns: int, size: int, result: RunResult,
     """
     images = result.images
     orders = tuple(image.post_order for image in images)
-    texts = marshal.dumps(tuple(image.search_text() for image in images))
+    texts = marshal.dumps(result.search_texts())
     return ((key, mtime_ns, size, images[0].created_ts if images else 0.0,
              tuple(image.id for image in images), orders_seen.setdefault(orders, orders),
              tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),

@@ -110,11 +110,22 @@ class RunResult:
     # created (its images share it; 0.0 without images). Kept, as scans ask for them often.
     ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
     created_ts: float = field(init=False, repr=False, compare=False)
+    _texts: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         images = self.images
         object.__setattr__(self, "ids", tuple(image.id for image in images))
         object.__setattr__(self, "created_ts", images[0].created_ts if images else 0.0)
+        object.__setattr__(self, "_texts", None)
+
+    def search_texts(self) -> tuple[str, ...]:
+        """Each image's ``search_text()``, in order (made once: the grid and the run index
+        both want them)."""
+        texts = self._texts
+        if texts is None:
+            texts = tuple(image.search_text() for image in self.images)
+            object.__setattr__(self, "_texts", texts)
+        return texts
 
 
 class RunRows:
@@ -227,6 +238,8 @@ class RunRows:
                    tuple(image.post_order for image in shown), result.skipped,
                    result.incomplete)
         rows._images = shown
+        if images is None:
+            rows._texts = result.search_texts()
         return rows
 
 

@@ -245,8 +245,8 @@ class RunScanner(QObject):
             else:  # read just now: its records are at hand
                 count = len(fresh)
                 size += count * LAZY_ROWS_PER_ROW
-                fresh = RunRows.of(result if isinstance(result, RunResult) else result.result(),
-                                   fresh)
+                read = result if isinstance(result, RunResult) else result.result()
+                fresh = RunRows.of(read, None if len(fresh) == len(read.images) else fresh)
             if count:
                 batch.append(fresh)
             images += count

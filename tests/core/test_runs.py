@@ -614,6 +614,7 @@ def test_run_rows_of_a_read_run_are_built_and_can_show_part_of_it(tmp_path: Path
     assert rows.built and rows.images == result.images and rows.ids == result.ids
     assert rows.orders == (0, 1, 2) and rows.created_ts == result.created_ts
     assert rows.search_texts == tuple(i.search_text() for i in result.images)
+    assert rows.search_texts is result.search_texts()  # made once, for the grid and the index
     part = RunRows.of(result, result.images[1:])
     assert part.ids == result.ids[1:] and part.orders == (1, 2) and not part.damaged
     assert part.result() == replace(result, images=result.images[1:])
