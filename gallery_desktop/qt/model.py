@@ -409,9 +409,10 @@ class GalleryModel(QAbstractListModel):
         return self._insert(images, search_texts)
 
     def insert_runs(self, runs: Iterable[RunRows]) -> int:
-        """Insert the rows of runs whose records are built later (see the class notes).
+        """Insert the rows of runs, built or not (see the class notes): the scanner's way in.
 
-        A run with an id that is shown already is built now and goes in as records.
+        A run with an id that is shown already is built now and goes in as records (its
+        rows updated, as ``insert_images`` does).
 
         Returns:
             How many rows were inserted.
