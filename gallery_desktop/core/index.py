@@ -247,7 +247,7 @@ class RunIndex:
                     raise OtherFormat("written by another Python or another record layout")
                 loaded = dict(zip(map(itemgetter(0), rows), rows, strict=True))
         except OtherFormat as err:
-            log.info("run index %s is from another version (%s): starting afresh",
+            log.info("run index %s is of another format (%s): starting afresh",
                      self.cache_file, err)
             return
         except Exception as err:  # any damage to a cache file means "rebuild"

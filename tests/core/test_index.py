@@ -158,26 +158,6 @@ def test_a_cancelled_scan_prunes_nothing(tmp_path: Path, data: Path) -> None:
     assert len(index) == 3
 
 
-@pytest.mark.parametrize("damage", [
-    b"", b"garbage", b"\x00" * 100, marshal.dumps(("gallery-desktop run index",)),
-    join_file(("gallery-desktop run index",), [], []),
-    join_file(("gallery-desktop run index", 6, (3, 11), ()), [], []),
-    marshal.dumps((("gallery-desktop run index", -1, (3, 11), ()), [])),
-    marshal.dumps((None, [("k", 1, 2, ("run", ((1, 2),), ()))])),
-])
-def test_a_damaged_or_old_cache_file_means_an_empty_index(
-        tmp_path: Path, data: Path, damage: bytes, caplog: pytest.LogCaptureFixture) -> None:
-    cache = tmp_path / "index.bin"
-    cache.write_bytes(damage)
-    index = RunIndex(cache)
-    with caplog.at_level(logging.INFO, logger="gallery_desktop.core.index"):
-        index.load()
-    assert len(index) == 0
-    assert caplog.records, "the reason is logged"
-    report = scan_runs(data, index=index)  # and it works as a cold index
-    assert len(report.images) == 3 and len(index) == 3
-
-
 def test_a_cut_short_or_damaged_cache_file_means_an_empty_index(
         tmp_path: Path, data: Path, caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "index.bin"
@@ -202,20 +182,26 @@ def test_a_cut_short_or_damaged_cache_file_means_an_empty_index(
 
 
 @pytest.mark.parametrize("content", [
+    b"", b"garbage", b"\x00" * 100, marshal.dumps(("gallery-desktop run index",)),
     marshal.dumps((("gallery-desktop run index", 5, (3, 11), ()), [])),  # an older format
+    marshal.dumps((None, [("k", 1, 2, ("run", ((1, 2),), ()))])),
     b"gallery-desktop run index 7\n" + bytes(40),
     b"gallery-desktop run index 999\n" + bytes(40),
+    join_file(("gallery-desktop run index",), [], []),  # this format, another header
+    join_file(("gallery-desktop run index", 8, (3, 10), ()), [], []),
 ])
 def test_a_file_of_another_format_is_put_aside_quietly(
-        tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, data: Path, content: bytes, caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "index.bin"
     cache.write_bytes(content)
     index = RunIndex(cache)
     with caplog.at_level(logging.INFO, logger="gallery_desktop.core.index"):
         index.load()
     assert len(index) == 0
-    assert [(r.levelno, "another version" in r.getMessage()) for r in caplog.records] == [
+    assert [(r.levelno, "another format" in r.getMessage()) for r in caplog.records] == [
         (logging.INFO, True)]
+    report = scan_runs(data, index=index)  # and it works as a cold index
+    assert len(report.images) == 3 and len(index) == 3
 
 
 def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(

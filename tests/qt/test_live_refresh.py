@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QPixmap
 from watchdog.observers import Observer
 
@@ -226,21 +226,23 @@ def test_a_replaced_image_refreshes_its_thumbnail(qtbot, live: Live) -> None:
     index = controller.proxy.index(row, 0)
     qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
                     timeout=LIVE_TIMEOUT_MS)
+    assert thumbnail_color(index).red() > 150
+    replace_with_blue(live.data / "runs" / run_id(3) / "slide-1.png")
+    qtbot.waitUntil(lambda: thumbnail_color(index).blue() > 150, timeout=LIVE_TIMEOUT_MS)
 
-    def center(pixmap: QPixmap) -> QColor:
-        image = pixmap.toImage()
-        return image.pixelColor(image.width() * 3 // 4, image.height() * 3 // 4)
 
-    assert center(index.data(Qt.ItemDataRole.DecorationRole)).red() > 150
-    target = live.data / "runs" / run_id(3) / "slide-1.png"
-    fresh = make_image(target.with_name("incoming.png"), color="#2980b9")
-    os.replace(fresh, target)  # how editors and the studio replace files: atomically
+def thumbnail_color(index: QModelIndex) -> QColor:
+    """The colour near the middle of a row's thumbnail (black while it has none)."""
+    pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+    if not isinstance(pixmap, QPixmap):
+        return QColor("black")
+    image = pixmap.toImage()
+    return image.pixelColor(image.width() * 3 // 4, image.height() * 3 // 4)
 
-    def turned_blue() -> bool:
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
-        return isinstance(pixmap, QPixmap) and center(pixmap).blue() > 150
 
-    qtbot.waitUntil(turned_blue, timeout=LIVE_TIMEOUT_MS)
+def replace_with_blue(target: Path) -> None:
+    """Replace an image with a blue one, atomically, as editors and the studio do."""
+    os.replace(make_image(target.with_name("incoming.png"), color="#2980b9"), target)
 
 
 def test_a_shown_row_that_now_names_another_file_gets_its_thumbnail(qtbot, tmp_path) -> None:
@@ -297,17 +299,9 @@ def test_the_periodic_rescan_catches_an_image_replaced_while_events_were_lost(
                         == ThumbState.READY, timeout=LIVE_TIMEOUT_MS)
         # inotify's queue overflows without a word: stand in for it by not watching at all.
         controller._watch.stop()
-        target = data / "runs" / run_id(1) / "slide-1.png"
-        os.replace(make_image(target.with_name("incoming.png"), color="#2980b9"), target)
-
-        def turned_blue() -> bool:
-            pixmap = model.index(row).data(Qt.ItemDataRole.DecorationRole)
-            if not isinstance(pixmap, QPixmap):
-                return False
-            image = pixmap.toImage()
-            return image.pixelColor(image.width() * 3 // 4, image.height() * 3 // 4).blue() > 150
-
-        qtbot.waitUntil(turned_blue, timeout=LIVE_TIMEOUT_MS)
+        replace_with_blue(data / "runs" / run_id(1) / "slide-1.png")
+        qtbot.waitUntil(lambda: thumbnail_color(model.index(row)).blue() > 150,
+                        timeout=LIVE_TIMEOUT_MS)
     finally:
         controller.shutdown()
 
@@ -384,21 +378,10 @@ def test_an_image_replaced_before_the_watches_are_armed_gets_its_new_thumbnail(
         index = controller.proxy.index(row, 0)
         qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.READY,
                         timeout=LIVE_TIMEOUT_MS)
-
-        def center(pixmap: QPixmap) -> QColor:
-            image = pixmap.toImage()
-            return image.pixelColor(image.width() * 3 // 4, image.height() * 3 // 4)
-
-        assert center(index.data(Qt.ItemDataRole.DecorationRole)).red() > 150
-        target = data / "runs" / run_id(1) / "slide-1.png"
-        os.replace(make_image(target.with_name("incoming.png"), color="#2980b9"), target)
+        assert thumbnail_color(index).red() > 150
+        replace_with_blue(data / "runs" / run_id(1) / "slide-1.png")
         real_start(*held[0])  # armed only now: nothing reported the replacement
         assert controller._watch.wait_armed(10)
-
-        def turned_blue() -> bool:
-            pixmap = index.data(Qt.ItemDataRole.DecorationRole)
-            return isinstance(pixmap, QPixmap) and center(pixmap).blue() > 150
-
-        qtbot.waitUntil(turned_blue, timeout=LIVE_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: thumbnail_color(index).blue() > 150, timeout=LIVE_TIMEOUT_MS)
     finally:
         controller.shutdown()
