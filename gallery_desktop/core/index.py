@@ -37,14 +37,13 @@ _SOURCES = {s.value: s for s in ImageSource}
 _NOT_NAMES = ("", ".", "..")
 
 # The file: a signature line, the table's length (8 bytes, little-endian) and CRC-32 (4
-# bytes), the table
-# (marshal: the header, the blob's length and one row per run), then the blob (each run's
-# search texts and records, marshalled on their own, back to back). A row: (key, mtime_ns,
-# size, created_ts, ids, post orders, skipped (path, reason) pairs, whether some image was
-# missing, whether meta.json was caught mid-write, and where in the blob its texts start,
-# its records start and they end). What the grid needs to place and filter the run's rows
-# is plain data in the row; loading makes no object for the texts and records (the blob
-# stays the file's bytes) until they are asked for.
+# bytes), the table (marshal: the header, the blob's length and one row per run), then the
+# blob (each run's search texts and records, marshalled on their own, back to back). A row:
+# (key, mtime_ns, size, created_ts, ids, post orders, skipped (path, reason) pairs, whether
+# some image was missing, whether meta.json was caught mid-write, and where in the blob its
+# texts start, its records start and they end). What the grid needs to place and filter the
+# run's rows is plain data in the row; loading makes no object for the texts and records
+# (the blob stays the file's bytes) until they are asked for.
 _Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...],
              tuple[tuple[str, str], ...], bool, bool, int, int, int]
 # The file starts with this line, so a file of another format (or none of ours) is told
@@ -111,11 +110,10 @@ def _row(key: str, mtime_ns: int, size: int, result: RunResult,
     Equal post orders are given as one tuple (``orders_seen``), which marshal then writes
     once: most runs number their posts alike.
     """
-    images = result.images
-    orders = tuple(image.post_order for image in images)
+    orders = tuple(image.post_order for image in result.images)
     texts = marshal.dumps(result.search_texts())
-    return ((key, mtime_ns, size, images[0].created_ts if images else 0.0,
-             tuple(image.id for image in images), orders_seen.setdefault(orders, orders),
+    return ((key, mtime_ns, size, result.created_ts, result.ids,
+             orders_seen.setdefault(orders, orders),
              tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),
              result.incomplete, len(texts)),
             texts + marshal.dumps(_encode(key, result)))

@@ -234,7 +234,7 @@ class RunRows:
         if any(image.created_ts != result.created_ts for image in shown):
             raise ValueError(f"the images of run {result.run_id!r} do not share its instant")
         rows = cls(result.run_id, result.run_dir, result.created_ts,
-                   tuple(image.id for image in shown),
+                   result.ids if images is None else tuple(image.id for image in shown),
                    tuple(image.post_order for image in shown), result.skipped,
                    result.incomplete)
         rows._images = shown
