@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,8 +46,8 @@ Changes = dict[str, tuple[GalleryImage, ...]]
 _Sent = tuple[GalleryImage, ...] | RunRows
 
 
-def _images(sent: _Sent) -> tuple[GalleryImage, ...]:
-    return sent.images if isinstance(sent, RunRows) else sent
+def _images(sent: Sequence[GalleryImage] | RunRows) -> tuple[GalleryImage, ...]:
+    return sent.images if isinstance(sent, RunRows) else tuple(sent)
 
 
 def _ids(sent: _Sent) -> tuple[str, ...] | list[str]:
@@ -317,7 +317,7 @@ class RunScanner(QObject):
             if result.incomplete and old:
                 result = RunResult(run_id, result.run_dir, old, result.skipped)
             self._release(state, run_id)
-            new = _images(self._sent(self._take(state, result)))
+            new = _images(self._take(state, result))
             if new != old:
                 changes[run_id] = new
         if changes:
@@ -364,10 +364,6 @@ class RunScanner(QObject):
         else:
             state.known.pop(run_id, None)
         return mine
-
-    @staticmethod
-    def _sent(taken: list[GalleryImage] | RunRows) -> _Sent:
-        return taken if isinstance(taken, RunRows) else tuple(taken)
 
     def _release(self, state: _State, run_id: str) -> None:
         for image_id in _ids(state.known.pop(run_id, ())):
