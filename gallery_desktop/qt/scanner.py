@@ -234,6 +234,9 @@ class RunScanner(QObject):
         batch: list[RunRows] = []
         size = runs = images = 0
         last = time.monotonic()
+        # The first batch is a screenful, so the grid shows something at once; later ones
+        # are bigger, as each costs the GUI thread a pass of the filter proxies.
+        limit = self._batch_images
         listing: list[SkippedItem] = []
         for result in iter_runs(state.data_dir, index=state.index,
                                 cancelled=lambda: self._cancelled(job), problems=listing):
@@ -250,10 +253,10 @@ class RunScanner(QObject):
             if count:
                 batch.append(fresh)
             images += count
-            if (size >= self._batch_images * LAZY_ROWS_PER_ROW
-                    or time.monotonic() - last >= self._batch_seconds):
+            if size >= limit or time.monotonic() - last >= self._batch_seconds:
                 self._send_batch(job, batch, runs, images)
                 batch, size, last = [], 0, time.monotonic()
+                limit = self._batch_images * LAZY_ROWS_PER_ROW
         if self._cancelled(job):
             return
         self._send_batch(job, batch, runs, images)

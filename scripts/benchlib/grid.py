@@ -93,11 +93,15 @@ class PaintCounter:
         return self._cls.count
 
 
-def count_delegate_paints(view: Any) -> list[int]:
+def count_delegate_paints(view: Any, first: list[int] | None = None) -> list[int]:
     """Replace the view's delegate by an instance of a subclass that counts ``paint`` calls.
 
     The subclass adds one Python call per painted cell and changes nothing else; it tells
     a paint that drew cells from one that drew an empty viewport.
+
+    Args:
+        view: The view.
+        first: If given, ``time.perf_counter_ns()`` of the first cell painted is appended.
 
     Returns:
         A one-element list holding the running count.
@@ -107,6 +111,8 @@ def count_delegate_paints(view: Any) -> list[int]:
 
     class Counting(base):  # type: ignore[misc, valid-type]
         def paint(self, painter: Any, option: Any, index: Any) -> None:
+            if not counter[0] and first is not None:
+                first.append(time.perf_counter_ns())
             counter[0] += 1
             super().paint(painter, option, index)
 

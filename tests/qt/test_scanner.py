@@ -132,6 +132,25 @@ def test_batches_stay_small_for_a_timely_first_paint(qtbot, tmp_path) -> None:
         scanner.shutdown()
 
 
+def test_a_warm_start_sends_a_screenful_first_then_bigger_batches(qtbot, tmp_path) -> None:
+    """Runs from the index cost little per row, so their batches are big; the first one
+    is not, so the grid paints before the worker has gone through a big batch."""
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    make_runs(data, 40, per_run=3, images=True)
+    cold_scanner = RunScanner()
+    scan(qtbot, cold_scanner, data, cache)
+    assert cold_scanner.shutdown(timeout_s=10)
+    warm_scanner = RunScanner(batch_images=5, batch_seconds=60)
+    try:
+        warm = scan(qtbot, warm_scanner, data, cache)
+        batches = [n for kind, n in warm.events if kind == "batch"]
+        assert len(warm.lazy) == 40 and sum(batches) == 120
+        assert batches[0] == 6  # two runs: the first to reach five rows
+        assert batches[1] == 51  # ten times as many rows from the index
+    finally:
+        warm_scanner.shutdown()
+
+
 def scan_until_stalled(scanner: RunScanner, data: Path) -> tuple[Recorder, threading.Semaphore]:
     """Start a scan and wait, without running the event loop, until the worker has sent as
     many batches as may wait for the GUI thread. Returns the recorder and the semaphore
