@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance, Slot
 from PySide6.QtGui import QGuiApplication, QImage
 
 from gallery_desktop.core.favorites import FavoritesStore
@@ -118,6 +118,10 @@ class GalleryController(QObject):
         # What changed while the watches were being set up was not reported: look again.
         self._watch.armed.connect(self._on_watch_armed)
         self.model.favorite_set_requested.connect(self._on_favorite_set_requested)
+        # Queued: a run is built while a row is painted, and the answer comes from the
+        # scanner anyway.
+        self.model.runs_damaged.connect(self._on_runs_damaged,
+                                        Qt.ConnectionType.QueuedConnection)
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._emit_counts)
         self.model.dataChanged.connect(self._on_model_data_changed)
@@ -494,6 +498,14 @@ class GalleryController(QObject):
     def _on_watched_runs(self, run_ids: set[str]) -> None:
         self._scanner.refresh(run_ids)
         self._update_idle()
+
+    @Slot(object)
+    def _on_runs_damaged(self, run_ids: list[str]) -> None:
+        # The run index held something unusable for these runs: read them now rather than
+        # show their images as missing until the next periodic look.
+        if not self._closed:
+            self._scanner.refresh(run_ids)
+            self._update_idle()
 
     @Slot()
     def _on_watched_favorites(self) -> None:

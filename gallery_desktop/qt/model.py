@@ -183,9 +183,13 @@ class GalleryModel(QAbstractListModel):
     Signals:
         favorite_set_requested(str image_id, bool value): ``setData(IS_FAVORITE)`` changed
             a heart; whoever owns the favorites store persists it.
+        runs_damaged(list[str] run_ids): runs came in whose stored records or search
+            texts were damaged (``RunRows.damaged``: their rows show missing images);
+            whoever owns the scan reads them again.
     """
 
     favorite_set_requested = Signal(str, bool)
+    runs_damaged = Signal(object)
 
     def __init__(self, parent: QObject | None = None, *,
                  pixmap_budget_bytes: int = 192 * 1024 * 1024) -> None:
@@ -422,7 +426,9 @@ class GalleryModel(QAbstractListModel):
         if len(set(batch_ids)) != len(batch_ids):
             # An id twice among these runs (the scanner hands out each id once): their
             # records settle it as insert_images does, the first in row order kept.
-            return self._insert([image for run in runs for image in run.images])
+            inserted = self._insert([image for run in runs for image in run.images])
+            self._report_damaged(runs)
+            return inserted
         rows: list[_Row] = []
         texts: list[str] = []
         built: list[GalleryImage] = []
@@ -442,7 +448,15 @@ class GalleryModel(QAbstractListModel):
             keyed = sorted(zip(keys, rows, texts, strict=True), key=itemgetter(0))
             keys, rows, texts = map(list, zip(*keyed, strict=True))
         self._insert_sorted(keys, rows, texts)
-        return len(rows) + (self._insert(built) if built else 0)
+        inserted = len(rows) + (self._insert(built) if built else 0)
+        self._report_damaged(runs)
+        return inserted
+
+    def _report_damaged(self, runs: Iterable[RunRows]) -> None:
+        """Announce the runs whose records or search texts turned out damaged so far."""
+        damaged = [run.run_id for run in runs if run.damaged]
+        if damaged:
+            self.runs_damaged.emit(damaged)
 
     def _insert(self, images: Iterable[GalleryImage],
                 search_texts: Mapping[str, str] | None = None) -> int:
@@ -715,7 +729,11 @@ class GalleryModel(QAbstractListModel):
         pending until it is asked for again.
         """
         records, keys = self._records, self._keys
-        for rec in run.images:
+        fresh = not run.built
+        images = run.images
+        if fresh and run.damaged:
+            self._report_damaged((run,))
+        for rec in images:
             pending = self._by_id.get(rec.id)
             if not isinstance(pending, _Pending) or pending.run is not run:
                 continue  # removed or replaced since

@@ -16,10 +16,13 @@ from PySide6.QtGui import QPixmap
 
 from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
 from gallery_desktop.core.favorites_disk import WriterLock
+from gallery_desktop.core.index import join_file, split_file
+from gallery_desktop.core.records import ImageSource
 from gallery_desktop.qt import controller as controller_module
 from gallery_desktop.qt import thumbnails as thumbnails_module
 from gallery_desktop.qt.controller import GalleryController, edge_for
 from gallery_desktop.qt.roles import ImageRole, ThumbState
+from gallery_desktop.qt.scanner import index_file_for
 from tests.factories import make_image, make_run
 
 
@@ -332,6 +335,37 @@ def test_an_image_deleted_while_the_app_was_closed_shows_as_missing(qtbot, tmp_p
             second.rescan()
         qtbot.waitUntil(second.is_idle, timeout=10_000)
         assert index.data(ImageRole.THUMB_STATE) == ThumbState.MISSING
+    finally:
+        second.shutdown()
+
+
+def test_a_run_damaged_in_the_run_index_is_read_again_once_it_is_built(
+        qtbot, tmp_path: Path, data) -> None:
+    first = GalleryController(tmp_path / "cache")
+    open_and_wait(qtbot, first, data)  # fills the run index
+    first.shutdown()
+    index_file = index_file_for(tmp_path / "cache", data)
+    header, rows, blob = split_file(index_file.read_bytes())
+    # Run 5's records become bytes that are no marshal data; the table, with its checksum,
+    # stays right, so the file loads and only that entry is damaged.
+    row = next(r for r in rows if r[0].endswith(run_id(5)))
+    blob = bytearray(blob)
+    blob[row[10]:row[11]] = b"\xff" * (row[11] - row[10])
+    index_file.write_bytes(join_file(header, rows, [bytes(blob)]))
+    # No periodic look within the test: only the damage itself may bring the run back.
+    second = GalleryController(tmp_path / "cache", rescan_interval_ms=3_600_000)
+    try:
+        # The look the armed watches take finds nothing: no run was built, so none is
+        # known to be damaged yet.
+        with qtbot.waitSignal(second._watch.armed, timeout=20_000):
+            second.open_data_dir(data)
+        qtbot.waitUntil(second.is_idle, timeout=10_000)
+        # Built now, as when its row is first painted: the damage shows.
+        assert second.model.get(image_id(5)).source is ImageSource.MISSING
+        qtbot.waitUntil(lambda: second.model.get(image_id(5)).source is ImageSource.LOCAL,
+                        timeout=10_000)
+        assert second.model.get(image_id(5)).prompt == "prompt 5.1"
+        assert second.model.rowCount() == 6
     finally:
         second.shutdown()
 

@@ -139,11 +139,16 @@ def test_a_run_that_cannot_be_built_shows_its_images_as_missing(model: GalleryMo
             return None
 
     broken = Broken([rec(1, 1), rec(1, 2)])
+    told: list[list[str]] = []
+    model.runs_damaged.connect(told.append)
     model.insert_runs([broken])
+    assert told == []  # not known before it is built
     shown = model.record(0)
     assert shown.id == rec(1, 1).id and shown.source is ImageSource.MISSING
     assert broken.damaged
     assert model.index(0).data(ImageRole.THUMB_STATE) is ThumbState.MISSING
+    assert model.record(1).source is ImageSource.MISSING
+    assert told == [[rec(1, 1).run_id]]  # once, so its run is read again
 
 
 def test_passes_qt_model_tester_with_pending_rows(qtmodeltester, model: GalleryModel) -> None:
