@@ -40,6 +40,8 @@ BATCHES_IN_FLIGHT = 2
 # A meta.json caught half-written is read again this often before it counts as bad.
 PARTIAL_RETRIES = 5
 PARTIAL_RETRY_S = 0.2
+# How often one refresh may read a run (runs sharing an image id hand it over).
+REFRESH_VISITS = 4
 
 Changes = dict[str, tuple[GalleryImage, ...]]
 # What the worker sent of a run: its records, or the RunRows they are built from.
@@ -73,7 +75,11 @@ class _State:
     index_file: Path | None
     index: RunIndex | None = None
     known: dict[str, _Sent] = field(default_factory=dict)
-    owner: dict[str, str] = field(default_factory=dict)  # image id -> run id (first wins)
+    # image id -> the run showing it: of the runs that have it, the greatest run id (the
+    # first that a full pass, newest run ids first, comes to).
+    owner: dict[str, str] = field(default_factory=dict)
+    # image id -> runs that have it too, but do not show it (another run owns it).
+    shadowed: dict[str, set[str]] = field(default_factory=dict)
     problems: dict[str, tuple[SkippedItem, ...]] = field(default_factory=dict)
 
 
@@ -164,7 +170,8 @@ class RunScanner(QObject):
 
     def refresh(self, run_ids: Iterable[str]) -> None:
         """Re-read just these runs and send what changed."""
-        ids = tuple(sorted(set(run_ids)))
+        # Newest run ids first, as a full pass goes.
+        ids = tuple(sorted(set(run_ids), reverse=True))
         if ids:
             self._submit(_Job(self._session, "refresh", run_ids=ids))
 
@@ -273,7 +280,7 @@ class RunScanner(QObject):
 
     def _rescan(self, job: _Job, state: _State) -> None:
         old = state.known
-        state.known, state.owner, state.problems = {}, {}, {}
+        state.known, state.owner, state.problems, state.shadowed = {}, {}, {}, {}
         runs = images = 0
         listing: list[SkippedItem] = []
         for result in iter_runs(state.data_dir, index=state.index,
@@ -298,34 +305,66 @@ class RunScanner(QObject):
     def _refresh(self, job: _Job, state: _State) -> None:
         changes: Changes = {}
         runs_dir = state.data_dir / RUNS_DIRNAME
-        for run_id in job.run_ids:
-            if not os.path.lexists(runs_dir / run_id):  # deleted or renamed away: no problem
-                if run_id in state.known:
-                    changes[run_id] = ()
-                self._release(state, run_id)
+        todo = list(job.run_ids)
+        visits: dict[str, int] = {}
+        while todo:
+            run_id = todo.pop(0)
+            visits[run_id] = visits.get(run_id, 0) + 1
+            if visits[run_id] > REFRESH_VISITS:  # a bug, not data: never loop for ever
+                log.warning("run %s changed owners too often in one refresh", run_id)
                 continue
-            result, mtime_ns, size = read_run(runs_dir / run_id, state.data_dir)
-            for _ in range(PARTIAL_RETRIES):
-                if not result.incomplete or self._cancelled(job):
-                    break
-                self._wake.wait(PARTIAL_RETRY_S)
-                result, mtime_ns, size = read_run(runs_dir / run_id, state.data_dir)
+            # Runs that now must show or stop showing an id this one shared with them.
+            todo.extend(self._refresh_run(job, state, runs_dir, run_id, changes))
             if self._cancelled(job):
                 return
-            if state.index is not None and mtime_ns >= 0 and not result.incomplete:
-                # What a rescan finds in the index must agree with this reading (an image
-                # found gone stays gone), under the stat of the meta.json that was read.
-                state.index.store(runs_dir / run_id, mtime_ns, size, result)
-            old = _images(state.known.get(run_id, ()))
-            if result.incomplete and old:
-                result = RunResult(run_id, result.run_dir, old, result.skipped)
-            self._release(state, run_id)
-            new = _images(self._take(state, result))
-            if new != old:
-                changes[run_id] = new
         if changes:
             self._w_changes.emit(job.session, changes)
         self._w_problems.emit(job.session, self._problem_list(state))
+
+    def _refresh_run(self, job: _Job, state: _State, runs_dir: Path, run_id: str,
+                     changes: Changes) -> list[str]:
+        """Read one run again and note in ``changes`` what it shows now.
+
+        Returns:
+            The runs to read again as well: those whose copy of an id this run no longer
+            shows (so one of them shows it), and those this run took an id from.
+        """
+        had = _ids(state.known.get(run_id, ()))
+        lost: set[str] = set()
+        if not os.path.lexists(runs_dir / run_id):  # deleted or renamed away: no problem
+            if run_id in state.known:
+                changes[run_id] = ()
+            self._release(state, run_id)
+            return self._heirs(state, had)
+        result, mtime_ns, size = read_run(runs_dir / run_id, state.data_dir)
+        for _ in range(PARTIAL_RETRIES):
+            if not result.incomplete or self._cancelled(job):
+                break
+            self._wake.wait(PARTIAL_RETRY_S)
+            result, mtime_ns, size = read_run(runs_dir / run_id, state.data_dir)
+        if self._cancelled(job):
+            return []
+        if state.index is not None and mtime_ns >= 0 and not result.incomplete:
+            # What a rescan finds in the index must agree with this reading (an image
+            # found gone stays gone), under the stat of the meta.json that was read.
+            state.index.store(runs_dir / run_id, mtime_ns, size, result)
+        old = _images(state.known.get(run_id, ()))
+        if result.incomplete and old:
+            result = RunResult(run_id, result.run_dir, old, result.skipped)
+        self._release(state, run_id)
+        new = _images(self._take(state, result, lost))
+        if new != old:
+            changes[run_id] = new
+        return self._heirs(state, had) + sorted(lost, reverse=True)
+
+    @staticmethod
+    def _heirs(state: _State, had: Iterable[str]) -> list[str]:
+        """The runs that have an id of ``had`` no run shows any more (greatest first)."""
+        heirs: set[str] = set()
+        for image_id in had:
+            if image_id not in state.owner:
+                heirs |= state.shadowed.pop(image_id, set())
+        return sorted(heirs, reverse=True)
 
     def _finish(self, job: _Job, state: _State, runs: int, images: int,
                 listing: list[SkippedItem]) -> None:
@@ -345,16 +384,33 @@ class RunScanner(QObject):
         report = ScanReport(state.data_dir, runs_seen=runs, images=[], skipped=problems)
         self._w_finished.emit(job.session, report, job.quiet)
 
-    def _take(self, state: _State, result: Run) -> list[GalleryImage] | RunRows:
-        """Record a run's result; returns its images minus ids another run owns already
-        (a RunRows as it is when it owns all of its ids, as nearly every run does)."""
+    def _take(self, state: _State, result: Run,
+              lost: set[str] | None = None) -> list[GalleryImage] | RunRows:
+        """Record a run's result; returns its images minus ids another run owns (a
+        RunRows as it is when it owns all of its ids, as nearly every run does).
+
+        Of the runs that have an id, the greatest run id owns it. A full pass takes runs in
+        that order, so only a refresh takes an id from a run that owned it: that run goes
+        into ``lost``, to be read again.
+        """
         run_id = result.run_id
         if result.skipped:
             state.problems[run_id] = result.skipped
         else:
             state.problems.pop(run_id, None)
-        owner = state.owner.setdefault
-        owned = [owner(image_id, run_id) == run_id for image_id in result.ids]
+        owners = state.owner
+        owned: list[bool] = []
+        for image_id in result.ids:
+            holder = owners.setdefault(image_id, run_id)
+            if holder == run_id:
+                owned.append(True)
+            elif holder < run_id and lost is not None:
+                owners[image_id] = run_id
+                lost.add(holder)
+                owned.append(True)
+            else:
+                state.shadowed.setdefault(image_id, set()).add(run_id)
+                owned.append(False)
         if isinstance(result, RunRows) and all(owned):
             if owned:
                 state.known[run_id] = result

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from gallery_desktop.core.records import GalleryImage, RunResult, RunRows, ScanReport
 from gallery_desktop.qt import scanner as scanner_module
+from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.scanner import RunScanner, index_file_for
 from tests.factories import make_run
 
@@ -388,3 +389,81 @@ def test_nothing_arrives_after_shutdown(qtbot, tmp_path) -> None:
     with qtbot.assertNotEmitted(scanner.finished, wait=200):
         pass
     assert rec.reports == []
+
+
+# Two runs whose image ids meet: run "a_b" post 1 and run "a" with momPost.id "b_slide-1"
+# both give this id. Of the runs that have an id, the greatest run id shows it.
+SHARED = "img_a_b_slide-1"
+
+
+def write_sharing_run(data: Path, run: str, *, with_shared: bool = True) -> None:
+    if run == "a_b":
+        posts = [{"index": 2, "finalImageUrl": "/data/runs/a_b/slide-2.png"}]
+        if with_shared:
+            posts.insert(0, {"index": 1, "imagePrompt": "from a_b",
+                             "finalImageUrl": "/data/runs/a_b/slide-1.png"})
+    else:
+        posts = [{"index": 1, "imagePrompt": "from a", "finalImageUrl": "/data/runs/a/x.png",
+                  "momPost": {"id": "b_slide-1"}}]
+    make_run(data, run, posts, images=False)
+
+
+@pytest.fixture
+def wired(qtbot, tmp_path) -> Iterator[tuple[Path, RunScanner, GalleryModel]]:
+    """A scanner feeding a model, as the controller wires them, on an empty folder."""
+    data = tmp_path / "data"
+    (data / "runs").mkdir(parents=True)
+    scanner = RunScanner()
+    model = GalleryModel()
+    scanner.runs_ready.connect(model.insert_runs)
+    scanner.runs_changed.connect(model.replace_runs)
+    scanner.open(data)
+    with qtbot.waitSignal(scanner.finished, timeout=10_000):
+        scanner.scan()
+    yield data, scanner, model
+    assert scanner.shutdown(timeout_s=10)
+
+
+def refresh(qtbot, scanner: RunScanner, run_ids: list[str]) -> None:
+    scanner.refresh(run_ids)
+    qtbot.waitUntil(lambda: not scanner.is_busy(), timeout=10_000)
+
+
+def settle_by_rescan(qtbot, scanner: RunScanner) -> None:
+    with qtbot.waitSignal(scanner.finished, timeout=10_000):
+        scanner.rescan(quiet=True)
+    qtbot.waitUntil(lambda: not scanner.is_busy(), timeout=10_000)
+
+
+@pytest.mark.parametrize("order", [["a", "a_b"], ["a_b", "a"], ["a_b+a"]])
+def test_a_shared_id_is_shown_by_the_same_run_whatever_order_runs_arrive_in(
+        qtbot, wired, order: list[str]) -> None:
+    data, scanner, model = wired
+    for step in order:  # runs appearing one watcher report apart, or in one report
+        runs = step.split("+")
+        for run in runs:
+            write_sharing_run(data, run)
+        refresh(qtbot, scanner, runs)
+    assert model.get(SHARED).prompt == "from a_b"
+    assert model.rowCount() == 2  # a_b's two images; a's only one is a_b's
+    settle_by_rescan(qtbot, scanner)  # a full pass agrees: nothing moves
+    assert model.get(SHARED).prompt == "from a_b" and model.rowCount() == 2
+
+
+@pytest.mark.parametrize("change", ["deleted", "post removed"])
+def test_a_shared_id_passes_to_the_other_run_when_its_owner_lets_go(
+        qtbot, wired, change: str) -> None:
+    data, scanner, model = wired
+    write_sharing_run(data, "a_b")
+    write_sharing_run(data, "a")
+    refresh(qtbot, scanner, ["a", "a_b"])
+    assert model.get(SHARED).prompt == "from a_b"
+    if change == "deleted":
+        shutil.rmtree(data / "runs" / "a_b")
+    else:
+        write_sharing_run(data, "a_b", with_shared=False)
+    refresh(qtbot, scanner, ["a_b"])  # what the watcher reports
+    assert model.get(SHARED) is not None and model.get(SHARED).prompt == "from a"
+    assert model.rowCount() == (1 if change == "deleted" else 2)
+    settle_by_rescan(qtbot, scanner)
+    assert model.get(SHARED).prompt == "from a"
