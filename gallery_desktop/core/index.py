@@ -267,11 +267,19 @@ class RunIndex:
         Returns:
             The result stored for the same (mtime_ns, size) with its records, else None.
         """
-        hit = self.hit(str(run_dir), mtime_ns, size)
+        key = str(run_dir)
+        hit = self.hit(key, mtime_ns, size)
         if hit is None:
             return None
         run = hit[0]
-        return run.result() if isinstance(run, RunRows) else run
+        if not isinstance(run, RunRows):
+            return run
+        result = run.result()
+        if run.damaged:  # found out only now, in building the records: not a result
+            log.warning("run index entry for %s is damaged: reading the run again", key)
+            self._forget(key)
+            return None
+        return result
 
     def hit(self, key: str, mtime_ns: int, size: int) -> tuple[Run, bool] | None:
         """``lookup`` by the run folder's path string, without building records: a run

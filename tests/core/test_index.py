@@ -234,6 +234,12 @@ def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
         assert scan_runs(data, index=damaged).images == expected
         assert metas_opened(opened_files) == [Path(key).name]
         assert damaged.dirty and len(damaged) == 3
+        # Asked for by lookup, the damaged entry is no result at all.
+        again = RunIndex(cache)
+        again.load()
+        st = (Path(key) / "meta.json").stat()
+        assert again.lookup(Path(key), st.st_mtime_ns, st.st_size) is None
+        assert len(again) == 2 and again.dirty
 
 
 def test_damaged_search_texts_come_from_the_records_and_the_run_is_read_again(
