@@ -25,7 +25,7 @@ from gallery_desktop.core.runs import gc_paused
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 8  # 8: ids, orders and offsets in a checksummed table; texts, records in a blob
+FORMAT_VERSION = 9  # 9: each run's texts and records have a CRC-32 of their own
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means
@@ -40,12 +40,13 @@ _NOT_NAMES = ("", ".", "..")
 # bytes), the table (marshal: the header, the blob's length and one row per run), then the
 # blob (each run's search texts and records, marshalled on their own, back to back). A row:
 # (key, mtime_ns, size, created_ts, ids, post orders, skipped (path, reason) pairs, whether
-# some image was missing, whether meta.json was caught mid-write, and where in the blob its
-# texts start, its records start and they end). What the grid needs to place and filter the
-# run's rows is plain data in the row; loading makes no object for the texts and records
-# (the blob stays the file's bytes) until they are asked for.
+# some image was missing, whether meta.json was caught mid-write, where in the blob its
+# texts start, its records start and they end, and the CRC-32 of its texts and of its
+# records). What the grid needs to place and filter the run's rows is plain data in the
+# row; loading makes no object for the texts and records (the blob stays the file's bytes)
+# until they are asked for, and their checksums are checked then.
 _Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...],
-             tuple[tuple[str, str], ...], bool, bool, int, int, int]
+             tuple[tuple[str, str], ...], bool, bool, int, int, int, int, int]
 # The file starts with this line, so a file of another format (or none of ours) is told
 # apart from a damaged one before anything else is read.
 _SIGNATURE = f"gallery-desktop run index {FORMAT_VERSION}\n".encode()
@@ -104,42 +105,49 @@ def _has_missing(result: RunResult) -> bool:
 
 
 def _row(key: str, mtime_ns: int, size: int, result: RunResult,
-         orders_seen: dict[tuple[int, ...], tuple[int, ...]]) -> tuple[tuple[Any, ...], bytes]:
-    """A run's row without its offsets, and its piece of the blob (see ``_Row``).
+         orders_seen: dict[tuple[int, ...], tuple[int, ...]]
+         ) -> tuple[tuple[Any, ...], bytes, bytes]:
+    """A run's row without its offsets and checksums, and its texts and records as they go
+    in the blob (see ``_Row``).
 
     Equal post orders are given as one tuple (``orders_seen``), which marshal then writes
     once: most runs number their posts alike.
     """
     orders = tuple(image.post_order for image in result.images)
-    texts = marshal.dumps(result.search_texts())
     return ((key, mtime_ns, size, result.created_ts, result.ids,
              orders_seen.setdefault(orders, orders),
              tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),
-             result.incomplete, len(texts)),
-            texts + marshal.dumps(_encode(key, result)))
+             result.incomplete),
+            marshal.dumps(result.search_texts()), marshal.dumps(_encode(key, result)))
 
 
 class _StoredRun(RunRows):
     """A run loaded from the index file: records and search texts stay marshal bytes until
     asked for."""
 
-    __slots__ = ("_blob", "_end", "_key", "_mid", "_start")
+    __slots__ = ("_blob", "_key", "_row")
 
     def __init__(self, key: str, row: _Row, blob: memoryview) -> None:
         # The row is as written (the table's checksum matched): no field is checked again.
-        _, _, _, created_ts, ids, orders, skipped, _, partial, start, mid, end = row
-        RunRows.__init__(self, key.rpartition(os.sep)[2], key, created_ts, ids, orders,
+        skipped = row[6]
+        RunRows.__init__(self, key.rpartition(os.sep)[2], key, row[3], row[4], row[5],
                          tuple(SkippedItem(p, r) for p, r in skipped) if skipped else (),
-                         partial)
+                         row[8])
         self._key = key
         self._blob = blob
-        self._start = start
-        self._mid = mid
-        self._end = end
+        self._row = row
+
+    def _piece(self, start: int, end: int, crc: int, what: str) -> memoryview:
+        """The blob's bytes from ``start`` to ``end``, if they are the ones written."""
+        piece = self._blob[start:end]
+        if zlib.crc32(piece) != crc:
+            raise ValueError(f"its {what} do not match their checksum")
+        return piece
 
     def _make_images(self) -> tuple[GalleryImage, ...] | None:
+        row = self._row
         try:
-            payload = marshal.loads(self._blob[self._mid:self._end])
+            payload = marshal.loads(self._piece(row[10], row[11], row[13], "records"))
             return _decode(self._key, payload, self.run_dir).images
         except Exception as err:  # RunRows then shows the images as missing
             log.warning("run index entry for %s is damaged (%s: %s)", self._key,
@@ -147,8 +155,9 @@ class _StoredRun(RunRows):
             return None
 
     def _make_search_texts(self) -> tuple[str, ...]:
+        row = self._row
         try:
-            texts = marshal.loads(self._blob[self._start:self._mid])
+            texts = marshal.loads(self._piece(row[9], row[10], row[12], "search texts"))
             if texts.__class__ is tuple and all(t.__class__ is str for t in texts):
                 return texts
             raise ValueError("not a tuple of texts")
@@ -357,17 +366,20 @@ class RunIndex:
             pieces: list[bytes | memoryview] = []
             at = 0
             for row in self._rows.values():  # as loaded: their piece of the old blob
-                start, mid, end = row[9:]
+                start, mid, end = row[9:12]
                 pieces.append(self._blob[start:end])
-                rows.append((*row[:9], at, at + mid - start, at + end - start))
+                rows.append((*row[:9], at, at + mid - start, at + end - start, *row[12:]))
                 at += end - start
             orders_seen: dict[tuple[int, ...], tuple[int, ...]] = {}
             for key, (mtime_ns, size, value, _) in self._entries.items():
                 if key not in self._rows:
-                    head, piece = _row(key, mtime_ns, size, self._result(value), orders_seen)
-                    pieces.append(piece)
-                    rows.append((*head[:9], at, at + head[9], at + len(piece)))
-                    at += len(piece)
+                    head, texts, records = _row(key, mtime_ns, size, self._result(value),
+                                                orders_seen)
+                    pieces += (texts, records)
+                    mid = at + len(texts)
+                    rows.append((*head, at, mid, mid + len(records), zlib.crc32(texts),
+                                 zlib.crc32(records)))
+                    at = mid + len(records)
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.cache_file, join_file(_HEADER, rows, pieces))
         except (OSError, ValueError) as err:

@@ -7,6 +7,7 @@ import logging
 import marshal
 import os
 import shutil
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ def read_runs(cache: Path) -> tuple[Any, list[list[Any]]]:
 
 
 def write_runs(cache: Path, header: Any, runs: list[list[Any]]) -> None:
-    """The inverse of ``read_runs``."""
+    """The inverse of ``read_runs`` (with checksums that match the texts and records)."""
     rows, pieces, at = [], [], 0
     for *head, texts, records in runs:
-        rows.append((*head, at, at + len(texts), at + len(texts) + len(records)))
+        rows.append((*head, at, at + len(texts), at + len(texts) + len(records),
+                     zlib.crc32(texts), zlib.crc32(records)))
         pieces += [texts, records]
         at += len(texts) + len(records)
     cache.write_bytes(join_file(header, rows, pieces))
@@ -186,6 +188,7 @@ def test_a_cut_short_or_damaged_cache_file_means_an_empty_index(
     marshal.dumps((("gallery-desktop run index", 5, (3, 11), ()), [])),  # an older format
     marshal.dumps((None, [("k", 1, 2, ("run", ((1, 2),), ()))])),
     b"gallery-desktop run index 7\n" + bytes(40),
+    b"gallery-desktop run index 8\n" + bytes(40),
     b"gallery-desktop run index 999\n" + bytes(40),
     join_file(("gallery-desktop run index",), [], []),  # this format, another header
     join_file(("gallery-desktop run index", 8, (3, 10), ()), [], []),
@@ -240,6 +243,36 @@ def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
         st = (Path(key) / "meta.json").stat()
         assert again.lookup(Path(key), st.st_mtime_ns, st.st_size) is None
         assert len(again) == 2 and again.dirty
+
+
+@pytest.mark.parametrize(("part", "old", "new"), [
+    ("records", b"a prompt", b"b prompt"), ("records", b"slide-1.png", b"slide-2.png"),
+    ("texts", b"a prompt", b"b prompt")])
+def test_bytes_changed_in_a_run_s_texts_or_records_are_caught_by_their_checksum(
+        tmp_path: Path, data: Path, part: str, old: bytes, new: bytes) -> None:
+    """A change that still unmarshals to well-formed records (another prompt, another
+    file) is damage all the same: the run is not trusted but read again."""
+    cache = tmp_path / "index.bin"
+    index = RunIndex(cache)
+    expected = list(scan_runs(data, index=index).images)
+    index.save()
+    header, rows, blob = split_file(cache.read_bytes())
+    row = next(r for r in rows if r[0].endswith("run-a"))
+    start, end = (row[10], row[11]) if part == "records" else (row[9], row[10])
+    piece = bytes(blob[start:end])
+    assert old in piece
+    changed = bytes(blob[:start]) + piece.replace(old, new) + bytes(blob[end:])
+    cache.write_bytes(join_file(header, rows, [changed]))  # the table is as it was
+    damaged = RunIndex(cache)
+    damaged.load()
+    shown = {run.run_id: run for run in iter_runs(data, index=damaged)}["run-a"]
+    assert isinstance(shown, RunRows)
+    if part == "records":
+        assert {i.source for i in shown.images} == {ImageSource.MISSING}
+    else:
+        assert shown.search_texts == tuple(i.search_text() for i in shown.images)
+    assert shown.damaged
+    assert scan_runs(data, index=damaged).images == expected  # read again
 
 
 def test_damaged_search_texts_come_from_the_records_and_the_run_is_read_again(
