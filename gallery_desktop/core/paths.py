@@ -189,6 +189,28 @@ class ImageLocator:
         return real, ImageSource.LOCAL if is_file else ImageSource.MISSING
 
 
+# Why a file is not opened: it lies (or now links) outside the data folder.
+OUTSIDE_REASON = "the file links outside the data folder: not read"
+
+
+def real_root(data_dir: Path | str | None) -> str | None:
+    """``data_dir`` resolved, as ``lies_inside`` takes it (None stays None)."""
+    return None if data_dir is None else os.path.realpath(data_dir)
+
+
+def lies_inside(path: str | os.PathLike[str], root: str | None) -> bool:
+    """Whether ``path``, with every symlink followed, lies inside ``root`` (a path
+    ``real_root`` gave); with no root, everything does.
+
+    Checked again when a file is opened: the run index keeps where an image was found
+    when its run was read, and the file may have become a link to elsewhere since.
+    """
+    if root is None:
+        return True
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def resolve_image_url(url: str, data_dir: Path, run_dir: Path) -> tuple[str | None, ImageSource]:
     """Map an image URL of meta.json to a file inside data_dir (never outside).
 

@@ -239,6 +239,10 @@ class ImageCopier(QObject):
         self._loader.image_failed.connect(self._on_image_failed)
         self._pending: tuple[str, Path] | None = None
 
+    def set_root(self, root: Path | None) -> None:
+        """Copy only files that lie inside ``root`` once symlinks are followed (None: any)."""
+        self._loader.set_root(root)
+
     def copy_image(self, image_id: str, path: Path, image: QImage | None = None) -> None:
         """Copy the image: at once when ``image`` is given, else after loading ``path``.
 

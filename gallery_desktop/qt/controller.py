@@ -161,6 +161,7 @@ class GalleryController(QObject):
         self.model.clear()
         self._scan_problems, self._favorites_problem = [], None
         self._data_dir = data_dir
+        self._loader.set_root(data_dir)
         self._emit_problems()
         self.data_dir_changed.emit(data_dir)
         if data_dir is not None:
@@ -305,6 +306,7 @@ class GalleryController(QObject):
 
     def _make_loader(self, edge: int) -> ThumbnailLoader:
         loader = ThumbnailLoader(ThumbnailCache(self._cache_dir / "thumbnails"), edge, self)
+        loader.set_root(self._data_dir)
         loader.thumbnail_ready.connect(self._on_thumbnail_ready)
         loader.thumbnail_failed.connect(self._on_thumbnail_failed)
         return loader

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
+from gallery_desktop.core.paths import OUTSIDE_REASON, lies_inside, real_root
 from gallery_desktop.core.records import FilePath
 
 log = logging.getLogger(__name__)
@@ -18,17 +20,21 @@ log = logging.getLogger(__name__)
 ALLOCATION_LIMIT_MB = 1024
 
 
-def read_image(path: FilePath,
-               allocation_limit_mb: int = ALLOCATION_LIMIT_MB) -> tuple[QImage, str]:
+def read_image(path: FilePath, allocation_limit_mb: int = ALLOCATION_LIMIT_MB,
+               root: str | None = None) -> tuple[QImage, str]:
     """Decode one image file with EXIF orientation applied (any thread).
 
     Args:
         path: the file.
         allocation_limit_mb: refuse images needing more memory than this.
+        root: read only a file that lies inside this folder (``core.paths.real_root``).
 
     Returns:
         ``(image, "")`` on success, ``(null image, reason)`` on failure.
     """
+    if not lies_inside(path, root):
+        log.warning("could not load %s: %s", path, OUTSIDE_REASON)
+        return QImage(), OUTSIDE_REASON
     reader = QImageReader(os.fspath(path))
     reader.setAutoTransform(True)
     reader.setAllocationLimit(allocation_limit_mb)
@@ -52,7 +58,8 @@ class _LoadJob(QRunnable):
     def run(self) -> None:
         if not self._loader.is_current(self._generation):
             return
-        image, reason = read_image(self._path, self._loader.allocation_limit_mb)
+        image, reason = read_image(self._path, self._loader.allocation_limit_mb,
+                                   self._loader.root)
         if not self._loader.is_current(self._generation):
             return
         try:
@@ -88,6 +95,11 @@ class ImageLoader(QObject):
         self.allocation_limit_mb = allocation_limit_mb
         self._lock = threading.Lock()
         self._generation = 0
+        self.root: str | None = None  # see set_root; read by the jobs
+
+    def set_root(self, root: Path | None) -> None:
+        """Read only files that lie inside ``root`` once symlinks are followed (None: any)."""
+        self.root = real_root(root)
 
     @classmethod
     def shared_pool(cls) -> QThreadPool:

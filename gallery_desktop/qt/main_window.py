@@ -248,7 +248,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{path.name or path} — Gallery" if path else "Gallery")
 
     def _on_data_dir_changed(self, path: Path | None) -> None:
+        self._copier.set_root(path)
         if self._viewer is not None:
+            self._viewer.set_root(path)
             # Its image belongs to the folder that was closed: copying it would count a
             # use of an id the new folder's favorites file does not know.
             self._viewer.clear()
@@ -428,6 +430,7 @@ class MainWindow(QMainWindow):
         """Open the viewer on ``index`` (a proxy index) and bring it to the front."""
         if self._viewer is None:
             self._viewer = ImageViewer(self._controller.proxy, self)
+            self._viewer.set_root(self._controller.data_dir())
             self._viewer.copy_image_requested.connect(self.copy_image)
             self._viewer.current_changed.connect(self._follow_viewer)
             if not self._viewer.restoreGeometry(self._settings.viewer_geometry):

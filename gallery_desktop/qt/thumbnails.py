@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable, Iterable
 from enum import Enum
 from functools import partial
+from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QObject, QThread, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
 from gallery_desktop.core.errors import ThumbnailError
+from gallery_desktop.core.paths import OUTSIDE_REASON, lies_inside, real_root
 from gallery_desktop.core.records import FilePath
 from gallery_desktop.core.thumbcache import ThumbnailCache, cache_key
 from gallery_desktop.core.thumbnails import decode_reduced
@@ -79,6 +81,8 @@ class _JobQueue:
         self._workers = 0
         self._max_workers = max(1, max_workers)
         self._closed = False
+        # Files must lie inside this folder (see ``lies_inside``); read by the workers.
+        self.root: str | None = None
 
     def push(self, path: FilePath, priority: int) -> bool:
         """Queue ``path`` unless it is queued or being decoded already.
@@ -224,7 +228,7 @@ def _work(queue: _JobQueue, signals: _LoaderSignals, cache: ThumbnailCache | Non
         key = cache_key(path, edge) if cache is not None else None
         to_cache: Callable[[], Image.Image] | None = None
         try:
-            image, to_cache, reason = _produce(path, cache, key, edge)
+            image, to_cache, reason = _produce(path, cache, key, edge, queue.root)
         except Exception:
             log.exception("thumbnail worker failed on %s", path)
             image, reason = None, "internal error while loading the thumbnail"
@@ -243,7 +247,8 @@ def _work(queue: _JobQueue, signals: _LoaderSignals, cache: ThumbnailCache | Non
                 log.exception("cannot cache the thumbnail of %s", path)
 
 
-def _produce(path: FilePath, cache: ThumbnailCache | None, key: str | None, edge: int
+def _produce(path: FilePath, cache: ThumbnailCache | None, key: str | None, edge: int,
+             root: str | None = None
              ) -> tuple[QImage | None, Callable[[], Image.Image] | None, str]:
     """One path's answer: (image, what makes its cache entry when it was decoded afresh,
     failure reason).
@@ -256,6 +261,9 @@ def _produce(path: FilePath, cache: ThumbnailCache | None, key: str | None, edge
     ``key`` is taken before decoding: if the file is replaced meanwhile, the old pixels
     go under the old key and can never be served for the new file.
     """
+    if not lies_inside(path, root):
+        log.warning("no thumbnail for %s: %s", path, OUTSIDE_REASON)
+        return None, None, OUTSIDE_REASON
     if cache is not None and key is not None:
         data = cache.get(path, edge, key=key)
         if data is not None:
@@ -318,6 +326,10 @@ class ThumbnailLoader(QObject):
     def edge(self) -> int:
         """The longest side of the thumbnails this loader makes."""
         return self._edge
+
+    def set_root(self, root: Path | None) -> None:
+        """Read only files that lie inside ``root`` once symlinks are followed (None: any)."""
+        self._queue.root = real_root(root)
 
     @property
     def pool(self) -> QThreadPool:

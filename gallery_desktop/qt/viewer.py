@@ -242,6 +242,10 @@ class ImageViewer(QDialog):
         if self._record is not None and self._record.image_path == path:
             self._load(self._record)
 
+    def set_root(self, root: Path | None) -> None:
+        """Show only files that lie inside ``root`` once symlinks are followed (None: any)."""
+        self._loader.set_root(root)
+
     def clear(self) -> None:
         """Forget the shown image (its folder was closed): nothing is left to act on."""
         self._loader.cancel()

@@ -17,6 +17,7 @@ from PySide6.QtGui import QPixmap
 from gallery_desktop.core.favorites import FavoritesStore, lock_path_for
 from gallery_desktop.core.favorites_disk import WriterLock
 from gallery_desktop.core.index import join_file, split_file
+from gallery_desktop.core.paths import OUTSIDE_REASON
 from gallery_desktop.core.records import ImageSource
 from gallery_desktop.qt import controller as controller_module
 from gallery_desktop.qt import thumbnails as thumbnails_module
@@ -366,6 +367,29 @@ def test_a_run_damaged_in_the_run_index_is_read_again_once_it_is_built(
                         timeout=10_000)
         assert second.model.get(image_id(5)).prompt == "prompt 5.1"
         assert second.model.rowCount() == 6
+    finally:
+        second.shutdown()
+
+
+def test_an_image_turned_into_a_link_to_outside_is_not_read(qtbot, tmp_path: Path,
+                                                             data) -> None:
+    first = GalleryController(tmp_path / "cache")
+    open_and_wait(qtbot, first, data)  # fills the run index: slide-1 of run 5 is local
+    first.shutdown()
+    outside = tmp_path / "outside.png"
+    make_image(outside, color="#00ff00")
+    image = data / "runs" / run_id(5) / "slide-1.png"
+    image.unlink()
+    image.symlink_to(outside)  # meta.json stays as it was: the index is trusted
+    second = GalleryController(tmp_path / "cache", rescan_interval_ms=3_600_000)
+    try:
+        open_and_wait(qtbot, second, data)
+        row = second.proxy.map_from_model(second.model.index_of(image_id(5))).row()
+        second.set_visible_rows([row])
+        index = second.proxy.index(row, 0)
+        qtbot.waitUntil(lambda: index.data(ImageRole.THUMB_STATE) == ThumbState.BROKEN,
+                        timeout=10_000)
+        assert index.data(ImageRole.THUMB_ERROR) == OUTSIDE_REASON
     finally:
         second.shutdown()
 

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QToolButton
 
+from gallery_desktop.core.paths import OUTSIDE_REASON, real_root
 from gallery_desktop.core.runs import scan_runs
 from gallery_desktop.qt.image_canvas import ImageCanvas, ZoomMode
 from gallery_desktop.qt.image_loader import ImageLoader, read_image
@@ -78,6 +79,25 @@ def test_read_image_applies_limits_and_reports_failures(data: Path) -> None:
     assert image.isNull() and reason
     image, reason = read_image(data / "runs" / RUN_B / "broken.png")
     assert image.isNull() and reason
+
+
+def test_only_files_inside_the_data_folder_are_read(qtbot, data: Path,
+                                                     tmp_path_factory: pytest.TempPathFactory
+                                                     ) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere") / "outside.png"
+    make_image(outside, size=(7, 5))
+    run_dir = data / "runs" / RUN_A
+    (run_dir / "out.png").symlink_to(outside)
+    (run_dir / "in.png").symlink_to(run_dir / "big.png")
+    root = real_root(data)
+    assert read_image(run_dir / "out.png", root=root) == (QImage(), OUTSIDE_REASON)
+    assert not read_image(run_dir / "in.png", root=root)[0].isNull()  # links may stay inside
+    assert read_image(run_dir / "out.png")[0].size().width() == 7  # no folder: any file
+    loader = ImageLoader()
+    loader.set_root(data)
+    with qtbot.waitSignal(loader.image_failed, timeout=10_000) as failed:
+        loader.load(run_dir / "out.png")
+    assert failed.args == [run_dir / "out.png", OUTSIDE_REASON]
 
 
 def test_loader_drops_cancelled_requests(qtbot, data: Path) -> None:
