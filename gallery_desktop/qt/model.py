@@ -322,11 +322,7 @@ class GalleryModel(QAbstractListModel):
     def get(self, image_id: str) -> GalleryImage | None:
         """The record with ``image_id``, if shown."""
         rec = self._by_id.get(image_id)
-        if isinstance(rec, _Pending):
-            self._build_run(rec.run)
-            built = self._by_id.get(image_id)
-            return built if isinstance(built, GalleryImage) else _record_of(rec)
-        return rec
+        return None if rec is None else self._built(rec)
 
     def ids(self) -> set[str]:
         """Every image id shown (a copy)."""
@@ -713,11 +709,13 @@ class GalleryModel(QAbstractListModel):
 
     def _full(self, row: int) -> GalleryImage:
         """The record in ``row``, built (with the rest of its run) if it was not yet."""
-        rec = self._records[row]
+        return self._built(self._records[row])
+
+    def _built(self, rec: _Row) -> GalleryImage:
+        """``rec``'s record: a pending row's run is built (and put in place) first."""
         if isinstance(rec, _Pending):
             self._build_run(rec.run)
-            built = self._records[row]
-            return built if isinstance(built, GalleryImage) else _record_of(rec)
+            return _record_of(rec)  # the very record now in its place, if it was found
         return rec
 
     def _build_run(self, run: RunRows) -> None:
