@@ -29,7 +29,7 @@ def part_app_start(config: dict[str, Any]) -> dict[str, Any]:
         ``rows`` (in the model) and ``built`` (how many rows had their record built by then:
         the rows painted, and their runs).
     """
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
     from PySide6.QtTest import QTest
 
     from benchlib.grid import count_delegate_paints
@@ -63,6 +63,11 @@ def part_app_start(config: dict[str, Any]) -> dict[str, Any]:
     loop.exec()
     if not finished:
         raise RuntimeError("the scan did not finish in time")
+    if not first:
+        # A small folder can finish scanning before the first paint event is handled.
+        deadline = time.monotonic() + 30.0
+        while not first and time.monotonic() < deadline:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
     model = controller.model
     rows = model.rowCount()
     built = model.built_count()
