@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +52,15 @@ def make_run(data_dir: Path, run_id: str, posts: list[dict[str, Any]] | None = N
                 if isinstance(url, str) and url.startswith(prefix):
                     make_image(run_dir / url[len(prefix):])
     return run_dir
+
+
+def settle(data_dir: Path, age_s: float = 3600.0) -> None:
+    """Date every ``meta.json`` under ``data_dir/runs`` back by ``age_s`` seconds.
+
+    A studio's runs were mostly written long before a scan; a run index does not trust a
+    meta.json modified moments before it was stored (``gallery_desktop.core.index.RACY_NS``),
+    so tests of what an index hit skips start from settled files.
+    """
+    when = time.time_ns() - int(age_s * 1e9)
+    for meta in (data_dir / "runs").glob("*/meta.json"):
+        os.utime(meta, ns=(when, when))

@@ -6,6 +6,7 @@ import logging
 import marshal
 import os
 import sys
+import time
 import zlib
 from collections.abc import Iterable
 from operator import itemgetter
@@ -57,6 +58,11 @@ _PREFIX = len(_SIGNATURE) + _LENGTH_BYTES + _CRC_BYTES
 # stored by this process, or one loaded from the file once it was hit (its RunRows, the same
 # object on every later hit, so a re-scan sees an unchanged run as the very same one).
 _Entry = tuple[int, int, RunResult | RunRows, bool]
+# File times come from a clock that ticks every few milliseconds (and a network file system's
+# clock may be off by some): a meta.json modified within this long of being stored may be
+# rewritten under the same mtime. Such an entry is kept under _RACY, which matches no stat.
+RACY_NS = 2_000_000_000
+_RACY = -1
 
 
 def _encode(key: str, result: RunResult) -> tuple[Any, ...]:
@@ -332,7 +338,15 @@ class RunIndex:
         self.put(str(run_dir), mtime_ns, size, result)
 
     def put(self, key: str, mtime_ns: int, size: int, result: RunResult) -> None:
-        """``store`` by the run folder's path string."""
+        """``store`` by the run folder's path string.
+
+        A meta.json modified less than ``RACY_NS`` ago (or in the future) is kept under an
+        mtime no stat gives: a rewrite within the same clock tick and of the same size would
+        leave (mtime_ns, size) as they were, so the next scan reads the run again rather
+        than trust it (git's "racy clean" entries, handled the same way).
+        """
+        if mtime_ns > time.time_ns() - RACY_NS:
+            mtime_ns = _RACY
         self._entries[key] = (mtime_ns, size, result, _has_missing(result))
         self._rows.pop(key, None)
         self._dirty = True

@@ -16,7 +16,7 @@ import pytest
 from gallery_desktop.core.index import RunIndex, join_file, split_file
 from gallery_desktop.core.records import ImageSource, RunResult, RunRows, SkippedItem
 from gallery_desktop.core.runs import iter_runs, parse_run, scan_runs
-from tests.factories import make_image, make_run
+from tests.factories import make_image, make_run, settle
 
 
 def read_runs(cache: Path) -> tuple[Any, list[list[Any]]]:
@@ -51,6 +51,7 @@ def data(tmp_path: Path) -> Path:
              images=False, topic=17)
     make_image(data / "runs" / "run-b" / "one.png")
     make_run(data, "run-c", raw=b"{broken")
+    settle(data)
     return data
 
 
@@ -121,6 +122,42 @@ def test_a_changed_run_is_read_again(tmp_path: Path, data: Path,
     assert metas_opened(opened_files) == ["run-a", "run-c"]
     assert [i.slide_text for i in report.images if i.run_id == "run-a"] == ["edited"]
     assert not any(s.path.endswith(os.path.join("run-c", "meta.json")) for s in report.skipped)
+
+
+def test_a_meta_json_rewritten_in_the_same_tick_at_the_same_size_is_read_again(
+        tmp_path: Path, opened_files: list[Path]) -> None:
+    """File times tick every few milliseconds: a rewrite of the same size within one tick
+    leaves (mtime_ns, size) as they were. A run stored moments after its meta.json was
+    written is therefore not trusted, in memory or saved, until the file has settled."""
+    data = tmp_path / "data"
+    meta = make_run(data, "run-a", images=False) / "meta.json"  # written just now
+    index = RunIndex(tmp_path / "index.bin")
+
+    def rewrite(caption: str) -> None:
+        before = meta.stat()
+        body = json.loads(meta.read_text())
+        body["posts"][0]["text"] = caption
+        meta.write_text(json.dumps(body, indent=2))
+        os.utime(meta, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same tick
+        assert meta.stat().st_size == before.st_size
+
+    def captions(index: RunIndex) -> list[str]:
+        return [i.slide_text for i in scan_runs(data, index=index).images]
+
+    assert captions(index) == ["A caption"]
+    rewrite("B caption")
+    assert captions(index) == ["B caption"]
+    index.save()
+    rewrite("C caption")
+    loaded = RunIndex(tmp_path / "index.bin")
+    loaded.load()
+    assert captions(loaded) == ["C caption"]
+    # Settled (written an hour ago): read once more, then trusted.
+    settle(data)
+    assert captions(loaded) == ["C caption"]
+    opened_files.clear()
+    assert captions(loaded) == ["C caption"]
+    assert metas_opened(opened_files) == []
 
 
 def test_a_missing_image_that_appears_is_found_without_rereading(
@@ -382,6 +419,7 @@ def test_a_loaded_index_gives_the_same_runs_in_any_order(tmp_path: Path) -> None
     for i in range(600):  # more than one chunk of records built at a time
         make_run(data, f"run-{i:04d}", [{"index": 1, "finalImageUrl": "a.png"},
                                          {"index": 2, "finalImageUrl": "b.png"}], images=False)
+    settle(data)
     cache = tmp_path / "index.bin"
     index = RunIndex(cache)
     first = {r.run_dir: r for r in iter_runs(data, index=index)}

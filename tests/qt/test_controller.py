@@ -24,7 +24,7 @@ from gallery_desktop.qt import thumbnails as thumbnails_module
 from gallery_desktop.qt.controller import GalleryController, edge_for
 from gallery_desktop.qt.roles import ImageRole, ThumbState
 from gallery_desktop.qt.scanner import index_file_for
-from tests.factories import make_image, make_run
+from tests.factories import make_image, make_run, settle
 
 
 def run_id(n: int) -> str:
@@ -59,6 +59,7 @@ def data(tmp_path: Path) -> Path:
         add_run(data, n)
     (data / "gallery-favorites.json").write_text(json.dumps(
         {"favorites": {image_id(1): True}, "usageCounts": {image_id(2): 3}}), encoding="utf-8")
+    settle(data)
     return data
 
 

@@ -30,7 +30,7 @@ from gallery_desktop.qt.panels import EmptyReason, EmptyState, MessageBanner, em
 from gallery_desktop.qt.roles import ImageRole, SortMode
 from gallery_desktop.qt.settings import AppSettings
 from gallery_desktop.qt.viewer import ImageViewer
-from tests.factories import make_image, make_run
+from tests.factories import make_image, make_run, settle
 
 RUNS = ["2025-11-26T06-54-47-200Z", "2025-11-25T10-00-00-000Z", "2025-11-24T08-30-00-000Z"]
 TOPICS = ["Morning routines", "Desk setups", "Plant care"]
@@ -628,6 +628,7 @@ def test_a_warm_start_builds_the_records_of_the_runs_on_screen_only(
                               "imagePrompt": f"word{n} picture",
                               "finalImageUrl": f"https://cdn.example/{rid}/{i}.png"}
                              for i in (1, 2)], images=False)
+    settle(data)
     first = GalleryController(cache)
     with qtbot.waitSignal(first.scan_finished, timeout=TIMEOUT):
         first.open_data_dir(data)

@@ -17,7 +17,7 @@ from gallery_desktop.core.records import GalleryImage, RunResult, RunRows, ScanR
 from gallery_desktop.qt import scanner as scanner_module
 from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.scanner import RunScanner, index_file_for
-from tests.factories import make_run
+from tests.factories import make_run, settle
 
 
 def run_id(n: int) -> str:
@@ -138,6 +138,7 @@ def test_a_warm_start_sends_a_screenful_first_then_bigger_batches(qtbot, tmp_pat
     is not, so the grid paints before the worker has gone through a big batch."""
     data, cache = tmp_path / "data", tmp_path / "cache"
     make_runs(data, 40, per_run=3, images=True)
+    settle(data)
     cold_scanner = RunScanner()
     scan(qtbot, cold_scanner, data, cache)
     assert cold_scanner.shutdown(timeout_s=10)
@@ -302,6 +303,7 @@ def test_a_warm_start_sends_the_indexed_runs_unbuilt(qtbot, tmp_path) -> None:
     data, cache = tmp_path / "data", tmp_path / "cache"
     make_runs(data, 30, per_run=3, images=True)  # none missing: nothing to look for again
     make_run(data, run_id(35), [], images=False)  # no images: stored, never sent as rows
+    settle(data)
     cold_scanner = RunScanner()
     cold = scan(qtbot, cold_scanner, data, cache)
     assert cold_scanner.shutdown(timeout_s=10)
