@@ -253,7 +253,9 @@ def close_on_termination(window: MainWindow) -> QTimer:
     """
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received signal %d: closing", signum)
-        window.close()
+        # Closed from the event loop: a signal can arrive before ``exec()`` starts it, and a
+        # quit asked for then (the last window closed) is lost, leaving the app running.
+        QTimer.singleShot(0, window.close)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
 
 from gallery_desktop import __version__
 from gallery_desktop.app import (
     DATA_DIR_ENV,
     NO_DISPLAY_MESSAGE,
     SNAPSHOT_SIZE,
+    close_on_termination,
     display_problem,
     resolve_data_dir,
 )
@@ -84,6 +86,25 @@ def test_sigterm_closes_the_window_cleanly(tmp_path: Path) -> None:
     assert "received signal 15: closing" in log_file.read_text()
     # Closing saved the window's settings, as a click on the close button does.
     assert list((tmp_path / "home" / "config").rglob("*.conf")), output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_signal_closes_the_window_from_the_event_loop(qtbot) -> None:
+    """SIGTERM may come between ``show()`` and ``exec()``: a window closed then quits nothing
+    (no event loop is running yet to quit), so the app would run on. The close waits for
+    the loop."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.show()
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        close_on_termination(window)  # type: ignore[arg-type]  (only close() is used)
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs here, before the next line
+        assert window.isVisible()
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def test_a_missing_data_dir_is_a_usage_error(tmp_path: Path) -> None:
