@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,12 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 log = logging.getLogger(__name__)
+
+# A folder renamed inside the watched tree keeps its inotify watch; watchdog then adds the
+# same callback to that watch under the new path and warns that it "will be Overwritten"
+# (with itself). Nothing is lost, so the warning is only noise in the log.
+warnings.filterwarnings("ignore", message=r"Callback with id '[^']*' already exists for watch",
+                        category=RuntimeWarning)
 
 WatchKind = Literal["run", "favorites", "image", "data_dir"]
 

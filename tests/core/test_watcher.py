@@ -6,6 +6,8 @@ import ctypes
 import errno
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -417,3 +419,16 @@ def test_symlinked_data_folder_is_watched_where_it_points(tmp_path: Path, data: 
     make_run(data, RUN_A)
     assert events.wait_for(lambda e: e.kind == "run" and e.path == data / "runs" / RUN_A
                            / "meta.json")
+
+
+def test_watchdogs_warning_about_a_renamed_folder_s_callback_is_not_shown() -> None:
+    """watchdog warns that it "will overwrite" a callback with itself when a folder renamed
+    inside the watched tree keeps its inotify watch; the app keeps that out of its log."""
+    code = ("import warnings, gallery_desktop.core.watcher\n"
+            "warnings.warn(\"Callback with id '1' already exists for watch <w>. It will be "
+            "Overwritten.\", RuntimeWarning)\n"
+            "warnings.warn('another warning', RuntimeWarning)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert "already exists" not in result.stderr
+    assert "another warning" in result.stderr
