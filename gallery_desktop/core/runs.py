@@ -673,7 +673,8 @@ def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
 
     Returns:
         Images ordered by ``GalleryImage.sort_key`` (newest first, then run id, then post
-        order), duplicate ids dropped (the first kept), and every skipped item with its reason.
+        order), an id two runs make alike shown once (the greatest run id's), and every
+        skipped item with its reason.
         ``report.images`` is a ScanImages (unless favorites are filled in or an id repeats):
         the runs the index loaded from its file are built only as their images are reached.
     """
@@ -704,15 +705,22 @@ def _merge(report: ScanReport, runs: list[Run], favorites: FavoritesLookup | Non
     """Add the runs' images to the report, dropping repeated ids and filling in favorites."""
     images: list[GalleryImage] = []
     report.images = images
-    seen: set[str] = set()
+    # An id two runs make alike (run "a_b" + slide "c", run "a" + slide "b_c") belongs to
+    # the greatest run id, as in the app's grid whatever order the runs come in.
+    owner: dict[str, str] = {}
+    for result in runs:
+        run_id = result.run_id
+        for image_id in result.ids:
+            if owner.setdefault(image_id, run_id) < run_id:
+                owner[image_id] = run_id
     for result in runs:
         for image in result.images:
-            if image.id in seen:
-                reason = f"image id {image.id} appears twice: the first one is kept"
+            kept = owner[image.id]
+            if kept != result.run_id:
+                reason = f"image id {image.id} is also run {kept}'s: that one is kept"
                 log.info("%s: %s", result.run_dir, reason)
                 report.skipped.append(SkippedItem(display_name(str(result.run_dir)), reason))
                 continue
-            seen.add(image.id)
             if favorites is not None:
                 favorite = favorites.is_favorite(image.id)
                 uses = favorites.get_usage_count(image.id)

@@ -189,15 +189,19 @@ def test_duplicate_ids_first_one_wins(tmp_path: Path) -> None:
     result = parse_run(make_run(tmp_path, RUN_ID, posts), tmp_path)
     assert only(result).slide_text == "first"
     assert "repeats the image id" in reasons(result)
-    # Across runs: "A_b" + "c" and "A" + "b_c" make the same id; the newer run's is kept.
-    make_run(tmp_path, "A_b", [{"index": 1, "finalImageUrl": "x.png", "momPost": {"id": "c"}}],
-             createdAt="2025-11-02T00:00:00Z")
-    make_run(tmp_path, "A", [{"index": 1, "finalImageUrl": "y.png", "momPost": {"id": "b_c"}}],
-             createdAt="2025-11-01T00:00:00Z")
+
+@pytest.mark.parametrize("newer", ["A_b", "A"])
+def test_an_id_two_runs_make_alike_is_the_greatest_run_id_s(tmp_path: Path, newer: str) -> None:
+    """"A_b" + "c" and "A" + "b_c" make the same id: run "A_b" keeps it, whichever run is
+    newer, as the app's grid has it."""
+    for run_id, slide in (("A_b", "c"), ("A", "b_c")):
+        created = "2025-11-02T00:00:00Z" if run_id == newer else "2025-11-01T00:00:00Z"
+        make_run(tmp_path, run_id, [{"index": 1, "finalImageUrl": "x.png",
+                                     "momPost": {"id": slide}}], createdAt=created)
     report = scan_runs(tmp_path)
-    assert [i.id for i in report.images].count("img_A_b_c") == 1
-    assert next(i for i in report.images if i.id == "img_A_b_c").run_id == "A_b"
-    assert any("img_A_b_c appears twice" in s.reason for s in report.skipped)
+    assert [i.run_id for i in report.images if i.id == "img_A_b_c"] == ["A_b"]
+    assert [s.reason for s in report.skipped] == ["image id img_A_b_c is also run A_b's: "
+                                                  "that one is kept"]
 
 
 def test_image_sources(tmp_path: Path) -> None:
