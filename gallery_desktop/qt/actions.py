@@ -90,8 +90,9 @@ SPECS: dict[ActionId, ActionSpec] = {
     ActionId.UNDO: ActionSpec("&Undo Heart", (_Key.Undo,), tip="Undo the last heart change"),
     ActionId.BIGGER: ActionSpec("&Bigger Thumbnails", (_Key.ZoomIn, "Ctrl+=")),
     ActionId.SMALLER: ActionSpec("S&maller Thumbnails", (_Key.ZoomOut,)),
-    ActionId.TOGGLE_FAVORITE: ActionSpec("&Favorite", ("H",), checkable=True,
-                                         tip="Heart or un-heart this image (H or Space)"),
+    # Space, not a letter: letters typed in the grid start a search.
+    ActionId.TOGGLE_FAVORITE: ActionSpec("&Favorite", ("Space",), checkable=True,
+                                         tip="Heart or un-heart this image"),
     ActionId.OPEN_IMAGE: ActionSpec("&Open", ("Return",), tip="Open in the viewer"),
     ActionId.COPY_IMAGE: ActionSpec("&Copy Image", (_Key.Copy,), IconName.COPY),
     ActionId.COPY_PROMPT: ActionSpec("Copy &Prompt", ("Ctrl+Shift+C",)),

@@ -299,7 +299,7 @@ class GalleryView(QListView):
     # -- keys, mouse, menu, drag --------------------------------------------------------
 
     def toggle_current_favorite(self) -> None:
-        """Flip the heart of the current item (H, Space, the context menu)."""
+        """Flip the heart of the current item (Space, the context menu)."""
         index = self.currentIndex()
         model = self.model()
         if index.isValid() and model is not None:
@@ -312,14 +312,15 @@ class GalleryView(QListView):
             self.open_requested.emit(self.currentIndex())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """H and Space toggle the heart, Enter opens; the rest is the list view's navigation.
+        """Space toggles the heart, Enter opens; letters start a search (``keyboardSearch``);
+        the rest is the list view's navigation.
 
-        (H normally arrives as the heart action's shortcut; handling it here too keeps it
-        from falling through to the list's type-ahead search when no shortcut fired.)
+        (Space normally arrives as the heart action's shortcut; handling it here too keeps
+        it from reaching the list's type-ahead when no shortcut fired.)
         """
         plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier,
                                       Qt.KeyboardModifier.KeypadModifier)
-        if plain and event.key() in (Qt.Key.Key_Space, Qt.Key.Key_H):
+        if plain and event.key() == Qt.Key.Key_Space:
             self.toggle_current_favorite()
             event.accept()
             return

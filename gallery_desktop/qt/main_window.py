@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self.actions_by_id
         fill_menu_bar(self.menuBar(), a)
-        # Single-key shortcuts (H, Return) belong to the grid, so typing in search is safe.
+        # Single-key shortcuts (Space, Return) belong to the grid, so typing in search is safe.
         for action_id in VIEW_ACTIONS:
             a[action_id].setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
             self.view.addAction(a[action_id])
