@@ -260,7 +260,23 @@ class GalleryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             # Rich text so long prompts wrap; escaped so a prompt is never read as markup.
             prompt = html.escape(rec.prompt) if rec.prompt else "<i>no prompt</i>"
-            return f"<qt>{prompt}<br><small>{html.escape(rec.run_id)}</small></qt>"
+            why = self._why_no_thumbnail(rec)
+            why = f"<br><b>{html.escape(why, quote=False)}</b>" if why else ""
+            return f"<qt>{prompt}<br><small>{html.escape(rec.run_id)}</small>{why}</qt>"
+        return None
+
+    def _why_no_thumbnail(self, rec: GalleryImage) -> str | None:
+        """What the cell's placeholder means, in a sentence (None: a picture shows, or
+        will)."""
+        state = self._thumb_state(rec)
+        if state is ThumbState.BROKEN:
+            return f"Can't read image: {self._broken.get(rec.image_path or '')}"
+        if state is ThumbState.REMOTE:
+            return f"Remote image, not downloaded: {rec.image_url}"
+        if state is ThumbState.MISSING:
+            if rec.source is ImageSource.OUTSIDE:
+                return f"Not read: {rec.image_url} points outside the data folder"
+            return f"Image missing: {rec.image_path or rec.image_url}"
         return None
 
     def setData(self, index: _Index, value: object,

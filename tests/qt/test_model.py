@@ -138,6 +138,13 @@ def test_data_roles(model: GalleryModel) -> None:
              for r in (remote, missing, outside)}
     assert state == {remote.id: ThumbState.REMOTE, missing.id: ThumbState.MISSING,
                      outside.id: ThumbState.MISSING}
+    # The tooltip says what a placeholder means; a picture needs no such line.
+    tips = {r.id: model.index(model.row_of(r.id)).data(Qt.ItemDataRole.ToolTipRole)
+            for r in (local, remote, missing, outside)}
+    assert "<b>" not in tips[local.id]
+    assert f"<b>Remote image, not downloaded: {remote.image_url}</b>" in tips[remote.id]
+    assert f"<b>Image missing: {missing.image_path}</b>" in tips[missing.id]
+    assert "points outside the data folder</b>" in tips[outside.id]
     assert model.index(model.row_of(outside.id)).data() == "slide-1"
     assert model.data(QModelIndex(), ImageRole.IMAGE_ID) is None
 
@@ -273,6 +280,8 @@ def test_thumbnail_ready_failed_and_invalidated(qtbot, model: GalleryModel) -> N
     model.set_thumbnail_failed(shared, "truncated PNG")
     assert model.index(1).data(ImageRole.THUMB_STATE) == ThumbState.BROKEN
     assert model.index(1).data(ImageRole.THUMB_ERROR) == "truncated PNG"
+    assert "<b>Can't read image: truncated PNG</b>" in model.index(1).data(
+        Qt.ItemDataRole.ToolTipRole)
     assert model.index(1).data(Qt.ItemDataRole.DecorationRole) is None
 
     assert model.invalidate_thumbnail(shared)
