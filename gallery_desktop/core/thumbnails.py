@@ -14,9 +14,11 @@ from gallery_desktop.core.records import FilePath
 
 log = logging.getLogger(__name__)
 
-# Refuse sources above 8192 x 8192 (64 Mpx, ~256 MB as RGBA) before decoding anything.
-# It is below Pillow's own limit, so a bomb is refused here with a clear reason; Pillow's
-# DecompressionBombError (above twice its limit) is caught and reported the same way.
+# Refuse to decode more than 8192 x 8192 pixels (64 Mpx, ~256 MB as RGBA), before decoding
+# anything. A JPEG counts at the scale draft() decodes it at (down to 1/8 a side), so a big
+# photo (a 12000 x 6000 upscale) still gets its thumbnail. The limit is below Pillow's own,
+# so a bomb is refused here with a clear reason; Pillow's DecompressionBombError (above
+# twice its limit, for any format) is caught and reported the same way.
 MAX_IMAGE_PIXELS: int = 8192 * 8192
 
 # The reason given when the file is not there (callers may look at the run again).
@@ -154,15 +156,15 @@ def _reduced(im: Image.Image, edge: int) -> tuple[Image.Image, tuple[int, int]]:
     width, height = im.size
     if width <= 0 or height <= 0:
         raise ThumbnailError(f"invalid image size {width}x{height}")
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ThumbnailError(
-            f"image too large to decode safely ({width}x{height} pixels, "
-            f"limit {MAX_IMAGE_PIXELS})")
     target = fit_size(width, height, edge)
     if im.format in ("JPEG", "MPO") and target != im.size:
         # Let libjpeg scale in the DCT domain (1/2, 1/4, 1/8) to no less than the target:
         # far cheaper than a full decode, and as sharp as a proper downscale.
         im.draft(None, target)
+    if im.width * im.height > MAX_IMAGE_PIXELS:  # the pixels load() would decode
+        raise ThumbnailError(
+            f"image too large to decode safely ({width}x{height} pixels, "
+            f"limit {MAX_IMAGE_PIXELS})")
     im.load()
     # Read EXIF only after load(): PNG keeps it after the pixels, so getexif() would load
     # the image itself and swallow a truncation error that load() must raise.

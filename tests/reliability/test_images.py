@@ -169,7 +169,9 @@ CASES = [
          reason=REFUSED_BY_PILLOW),
     Case("bomb.jpg", lambda: jpeg_claiming(65_000, 65_000), reason=REFUSED_BY_PILLOW),
     Case("bomb.gif", lambda: gif_claiming(65_535, 65_535), reason=REFUSED_BY_PILLOW),
-    Case("bomb-small.jpg", lambda: jpeg_claiming(9_000, 8_000), reason=too_large(9_000, 8_000)),
+    # 70 Mpx, over the limit for a full decode, but a JPEG is decoded at 1/8 a side.
+    Case("large.jpg", lambda: encoded(Image.new("L", (10_000, 7_000), 200), "JPEG"), (128, 90),
+         check=pixel_is((64, 45), (200, 200, 200), 2)),
     Case("a-folder.png", lambda: b"", reason="cannot read file: Is a directory"),
 ]
 
@@ -261,8 +263,7 @@ def test_the_qt_loader_answers_every_file_and_keeps_working(qtbot, tmp_path: Pat
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-@pytest.mark.parametrize("name", ["bomb.png", "bomb-header.png", "bomb.jpg", "bomb.gif",
-                                  "bomb-small.jpg"])
+@pytest.mark.parametrize("name", ["bomb.png", "bomb-header.png", "bomb.jpg", "bomb.gif"])
 def test_a_bomb_is_refused_before_any_pixel_is_decoded(tmp_path: Path, name: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from gallery_desktop.core.errors import ThumbnailError
@@ -282,6 +283,26 @@ def test_a_bomb_is_refused_before_any_pixel_is_decoded(tmp_path: Path, name: str
         load_thumbnail(path, THUMB_EDGE)
     assert_outcome(case, str(caught.value))
     assert loads == []  # the header was enough to refuse it
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the full-decode limit, yet libjpeg decodes 1/8 of each side: a thumbnail, from
+    1.1 Mpx decoded instead of 70."""
+    from gallery_desktop.core.thumbnails import MAX_IMAGE_PIXELS, load_thumbnail
+
+    path = write_case(tmp_path, next(c for c in CASES if c.name == "large.jpg"))
+    assert MAX_IMAGE_PIXELS < 10_000 * 7_000
+    loads: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+
+    def spying_load(self: Image.Image) -> object:
+        loads.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(Image.Image, "load", spying_load)
+    assert load_thumbnail(path, THUMB_EDGE).size == (128, 90)
+    assert loads and loads[0] == (1_250, 875)
 
 
 def test_a_real_bomb_does_not_raise_memory_use(tmp_path: Path) -> None:
