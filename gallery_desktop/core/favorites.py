@@ -163,9 +163,15 @@ class FavoritesStore:
         return f"The favorites file {self._path} cannot be used: {reason}."
 
     def _describe_bad(self, reason: str) -> str:
+        kept = f"{self._path.stem}.corrupt-<time>{self._path.suffix}"
+        with self._state_lock:
+            known = bool(self._doc.favorites or self._doc.usage)
+        if known:  # read well before: those hearts stay, and the next change writes them
+            return (f"The favorites file {self._path} could not be read: {reason}. The "
+                    f"hearts and use counts read before stay; at the first change the file "
+                    f"will be kept as {kept} and they are written back with it.")
         return (f"The favorites file {self._path} could not be read: {reason}. Starting "
-                f"with no favorites; the file will be kept as "
-                f"{self._path.stem}.corrupt-<time>{self._path.suffix} at the first change.")
+                f"with no favorites; the file will be kept as {kept} at the first change.")
 
     # -- writers -------------------------------------------------------------------------
 

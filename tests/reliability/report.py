@@ -62,11 +62,11 @@ and nothing on disk changes that should not. It runs as part of `./scripts/test`
   for a full decode, shown: libjpeg decodes 1/8 of each side), and decompression bombs (a
   real 81 Mpx PNG, PNG/JPEG/GIF headers claiming up to 100,000² pixels): refused from the
   header without a single `load()`, and in a separate process without the memory growth a
-  decode would need. Each through the scan pass and through the Qt `ThumbnailLoader` (cold, then from its
-  disk cache), which then still decodes a good file. Image URLs that try to leave the data
-  folder (`..`, absolute paths, `file://`, percent-encoded and double-encoded escapes,
-  backslashes, UNC, NUL bytes, symlinked files and folders, a symlinked run folder): none is
-  opened.
+  decode would need. Each through the scan pass and through the Qt `ThumbnailLoader`
+  (cold, then from its disk cache), which then still decodes a good file. Image URLs that
+  try to leave the data folder (`..`, absolute paths, `file://`, percent-encoded and
+  double-encoded escapes, backslashes, UNC, NUL bytes, symlinked files and folders, a
+  symlinked run folder): none is opened.
 - **The favorites file.** Empty and blank; `null`, arrays, strings, numbers, truncated and
   Latin-1 files (kept aside as `gallery-favorites.corrupt-<time>.json` before the first
   write, never overwritten silently); the legacy flat form; 200,000 ids written back byte

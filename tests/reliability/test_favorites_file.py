@@ -103,6 +103,26 @@ def test_an_unusable_file_is_kept_aside_before_the_first_write(path: Path, raw: 
     assert len(others(path)) == 1  # kept once, not at every write
 
 
+def test_a_file_that_turns_unreadable_keeps_the_hearts_read_before(path: Path) -> None:
+    """Another program cuts the file short: the store keeps what it read, says so, and its
+    next change writes those back (the cut file kept aside)."""
+    store = store_on(path, dumps({"favorites": {"img_a": True}, "usageCounts": {"img_b": 2}}))
+    cut = b'{"favorites": {"img_a": tr'
+    path.write_bytes(cut)
+    store.reload_if_changed()
+    assert memory(store) == ({"img_a"}, {"img_b": 2})
+    assert store.problem == (
+        f"The favorites file {path} could not be read: not valid JSON (Expecting value, line "
+        "1 column 25). The hearts and use counts read before stay; at the first change the "
+        "file will be kept as gallery-favorites.corrupt-<time>.json and they are written "
+        "back with it.")
+    store.set_favorite("img_c", True)
+    assert json.loads(path.read_bytes()) == {"favorites": {"img_a": True, "img_c": True},
+                                             "usageCounts": {"img_b": 2}}
+    (aside,) = others(path)
+    assert (path.parent / aside).read_bytes() == cut and store.problem is None
+
+
 def test_the_legacy_flat_form_is_read_and_written_back_in_the_new_form(path: Path) -> None:
     store = store_on(path, dumps({"img_a": True, "img_b": False, "theme": "dark",
                                   "img_c": True}))
