@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNS_DIRNAME = "runs"
+# Why a scan found no run folder to list at all.
+NO_RUNS_FOLDER = "no runs folder"
+NO_DATA_FOLDER = "no data folder"
 META_FILENAME = "meta.json"
 # A meta.json is a few kB; one this big is not a run, and reading it would stall the scan.
 MAX_META_BYTES = 64 * 1024 * 1024
@@ -591,8 +594,10 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
             # Run ids are ISO instants: reverse name order yields the newest runs first.
             entries = sorted(it, key=attrgetter("name"), reverse=True)
     except OSError as err:
-        reason = ("no runs folder" if isinstance(err, FileNotFoundError)
-                  else f"cannot list the runs folder: {err.strerror or err}")
+        if isinstance(err, FileNotFoundError):
+            reason = NO_RUNS_FOLDER if os.path.isdir(data_dir) else NO_DATA_FOLDER
+        else:
+            reason = f"cannot list the runs folder: {err.strerror or err}"
         log.warning("%s: %s", runs_dir, reason)
         if problems is not None:
             problems.append(SkippedItem(display_name(str(runs_dir)), reason))

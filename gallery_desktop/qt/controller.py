@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 
 from gallery_desktop.core.favorites import FavoritesStore
 from gallery_desktop.core.records import GalleryImage, ScanReport, SkippedItem
+from gallery_desktop.core.runs import NO_RUNS_FOLDER, RUNS_DIRNAME
 from gallery_desktop.core.thumbcache import ThumbnailCache
 from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.core.thumbprune import DEFAULT_BUDGET_BYTES, PruneResult, prune_cache
@@ -21,7 +22,7 @@ from gallery_desktop.qt.favorites_service import FavoritesService
 from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.proxy import GalleryProxy
 from gallery_desktop.qt.roles import ImageRole
-from gallery_desktop.qt.scanner import RunScanner, index_file_for
+from gallery_desktop.qt.scanner import FOLDER_REASONS, RunScanner, index_file_for
 from gallery_desktop.qt.thumbnails import ThumbnailLoader
 from gallery_desktop.qt.watch_bridge import WatchBridge
 
@@ -184,6 +185,17 @@ class GalleryController(QObject):
     def data_dir(self) -> Path | None:
         """The folder shown, resolved (None when none)."""
         return self._data_dir
+
+    def folder_problem(self) -> str | None:
+        """Why the last scan could not list the data folder's runs at all: the folder is
+        gone, or unreadable (None: it could, or it merely has no runs folder yet)."""
+        if self._data_dir is None:
+            return None
+        runs = str(self._data_dir / RUNS_DIRNAME)
+        for item in self._scan_problems:
+            if item.path == runs and item.reason != FOLDER_REASONS[NO_RUNS_FOLDER]:
+                return item.reason
+        return None
 
     def rescan(self) -> None:
         """Look at the whole folder again and apply what changed as a diff (no reset)."""

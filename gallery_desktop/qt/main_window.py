@@ -289,6 +289,7 @@ class MainWindow(QMainWindow):
         self._problems = list(problems)
         self.status.set_problem_count(len(self._problems))
         self.actions_by_id[ActionId.SHOW_PROBLEMS].setEnabled(bool(self._problems))
+        self._update_empty_state()
 
     def _on_write_failed(self, message: str) -> None:
         self.banner.show_message(f"{message} — the change was undone.")
@@ -337,10 +338,12 @@ class MainWindow(QMainWindow):
             self.empty_state.hide()
             return
         source = proxy.bottom_model()
+        problem = self._controller.folder_problem()
         reason = empty_reason(self._controller.data_dir(), self._scanning,
                               source is not None and source.rowCount() > 0, proxy.search_text(),
-                              proxy.favorites_only())
-        self.empty_state.show_reason(reason, self._controller.data_dir(), proxy.search_text())
+                              proxy.favorites_only(), problem)
+        self.empty_state.show_reason(reason, self._controller.data_dir(), proxy.search_text(),
+                                     problem)
         self.empty_state.show()
 
     def _on_empty_state_action(self, reason: EmptyReason) -> None:

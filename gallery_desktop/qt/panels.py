@@ -76,13 +76,15 @@ class EmptyReason(StrEnum):
     NO_FOLDER = "no-folder"
     SCANNING = "scanning"
     NO_IMAGES = "no-images"
+    FOLDER_UNREADABLE = "folder-unreadable"  # gone, or its runs cannot be listed
     NO_MATCHES = "no-matches"
     NO_FAVORITES = "no-favorites"
     NO_FAVORITE_MATCHES = "no-favorite-matches"  # favorites only, and a search
 
 
 def empty_reason(data_dir: Path | None, scanning: bool, has_images: bool,
-                 search_text: str, favorites_only: bool = False) -> EmptyReason:
+                 search_text: str, favorites_only: bool = False,
+                 folder_problem: str | None = None) -> EmptyReason:
     """Why an empty grid is empty (call it only when no row is shown).
 
     Args:
@@ -91,11 +93,14 @@ def empty_reason(data_dir: Path | None, scanning: bool, has_images: bool,
         has_images: whether the folder has any image at all (before filtering).
         search_text: the active search.
         favorites_only: whether only favorites are shown.
+        folder_problem: why the data folder's runs could not be listed, if so.
     """
     if data_dir is None:
         return EmptyReason.NO_FOLDER
     if not has_images:
-        return EmptyReason.SCANNING if scanning else EmptyReason.NO_IMAGES
+        if scanning:
+            return EmptyReason.SCANNING
+        return EmptyReason.FOLDER_UNREADABLE if folder_problem else EmptyReason.NO_IMAGES
     if search_text.strip():
         return EmptyReason.NO_FAVORITE_MATCHES if favorites_only else EmptyReason.NO_MATCHES
     return EmptyReason.NO_FAVORITES
@@ -140,10 +145,13 @@ class EmptyState(QWidget):
         layout.addLayout(row)
         layout.addStretch(4)
 
-    def show_reason(self, reason: EmptyReason, data_dir: Path | None, search_text: str) -> None:
-        """Explain ``reason`` and offer the way out."""
+    def show_reason(self, reason: EmptyReason, data_dir: Path | None, search_text: str,
+                    folder_problem: str | None = None) -> None:
+        """Explain ``reason`` and offer the way out (``folder_problem``: what keeps the
+        folder from being read, for ``FOLDER_UNREADABLE``)."""
         self._reason = reason
         search = search_text.strip()
+        folder_problem = folder_problem or ""
         content: dict[EmptyReason, tuple[IconName, str, str, str]] = {
             EmptyReason.NO_FOLDER: (
                 IconName.FOLDER_OPEN, "Open your studio's data folder",
@@ -155,6 +163,10 @@ class EmptyState(QWidget):
                 IconName.IMAGE_LOADING, "No images yet",
                 f"{data_dir} has no runs with images yet.\n"
                 "New runs appear here as the studio writes them.", "Open Another Folder…"),
+            EmptyReason.FOLDER_UNREADABLE: (
+                IconName.WARNING, "Can't read the data folder",
+                f"{data_dir}\n{folder_problem[:1].upper()}{folder_problem[1:]}.\n"
+                "Its images appear again as soon as it can be read.", "Open Another Folder…"),
             EmptyReason.NO_MATCHES: (IconName.SEARCH, "Nothing matches your search",
                                      f"No image mentions “{search}”.", "Clear Search"),
             EmptyReason.NO_FAVORITE_MATCHES: (
@@ -162,7 +174,7 @@ class EmptyState(QWidget):
                 f"None of your favorites mentions “{search}”.", "Show All Images"),
             EmptyReason.NO_FAVORITES: (
                 IconName.HEART_OUTLINE, "No favorites yet",
-                "Click the heart on an image, or press H, and it will wait for you here.",
+                "Click the heart on an image, or press Space, and it will wait for you here.",
                 "Show All Images"),
         }
         self.set_content(*content[reason])
@@ -183,6 +195,10 @@ class EmptyState(QWidget):
     def title(self) -> str:
         """The headline shown."""
         return self._title.text()
+
+    def body(self) -> str:
+        """The explanation shown under the headline."""
+        return self._body.text()
 
     def button(self) -> QPushButton:
         """The call-to-action button (hidden when the state has none)."""

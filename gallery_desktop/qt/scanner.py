@@ -23,7 +23,13 @@ from gallery_desktop.core.records import (
     ScanReport,
     SkippedItem,
 )
-from gallery_desktop.core.runs import RUNS_DIRNAME, iter_runs, read_run
+from gallery_desktop.core.runs import (
+    NO_DATA_FOLDER,
+    NO_RUNS_FOLDER,
+    RUNS_DIRNAME,
+    iter_runs,
+    read_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,9 @@ PARTIAL_RETRIES = 5
 PARTIAL_RETRY_S = 0.2
 # How often one refresh may read a run (runs sharing an image id hand it over).
 REFRESH_VISITS = 4
+# The problem shown when the runs folder could not be listed, by iter_runs' reason.
+FOLDER_REASONS = {NO_RUNS_FOLDER: "no runs folder in the data folder",
+                  NO_DATA_FOLDER: "the data folder is not there"}
 
 Changes = dict[str, tuple[GalleryImage, ...]]
 # What the worker sent of a run: its records, or the RunRows they are built from.
@@ -372,9 +381,7 @@ class RunScanner(QObject):
         if not listing:
             state.problems.pop("", None)
         else:
-            reason = listing[0].reason
-            if reason == "no runs folder":
-                reason = "no runs folder in the data folder"
+            reason = FOLDER_REASONS.get(listing[0].reason, listing[0].reason)
             # The runs folder may be unreadable, or the data folder itself.
             state.problems[""] = (SkippedItem(str(state.data_dir / RUNS_DIRNAME), reason),)
         if state.index is not None:

@@ -502,7 +502,8 @@ def test_run_deleted_mid_scan(tmp_path: Path) -> None:
 def test_missing_data_or_runs_folder(tmp_path: Path) -> None:
     report = scan_runs(tmp_path / "nope")
     assert (report.runs_seen, report.images) == (0, [])
-    assert [s.reason for s in report.skipped] == ["no runs folder"]
+    assert [s.reason for s in report.skipped] == ["no data folder"]
+    assert [s.reason for s in scan_runs(tmp_path).skipped] == ["no runs folder"]
     (tmp_path / "runs").write_text("a file")
     assert "cannot list the runs folder" in scan_runs(tmp_path).skipped[0].reason
     assert "no such folder" in reasons(parse_run(tmp_path / "runs" / "x", tmp_path))

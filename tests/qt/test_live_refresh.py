@@ -325,10 +325,14 @@ def test_selection_and_order_survive_live_changes(qtbot, live: Live) -> None:
 
 def test_the_data_folder_deleted_and_recreated(qtbot, live: Live) -> None:
     shutil.rmtree(live.data)
-    model = live.controller.model
+    controller = live.controller
+    model = controller.model
     qtbot.waitUntil(lambda: model.rowCount() == 0, timeout=LIVE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: controller.folder_problem() == "the data folder is not there",
+                    timeout=LIVE_TIMEOUT_MS)
     add_run(live.data, 30)
     qtbot.waitUntil(lambda: model.row_of(image_id(30)) == 0, timeout=LIVE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: controller.folder_problem() is None, timeout=LIVE_TIMEOUT_MS)
 
 
 def test_watching_starts_when_the_first_scan_is_done_and_misses_nothing(

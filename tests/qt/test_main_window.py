@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -411,13 +412,28 @@ def test_the_context_menu_offers_the_item_actions(window: MainWindow) -> None:
     (None, False, False, "", False, EmptyReason.NO_FOLDER),
     (Path("/d"), True, False, "", False, EmptyReason.SCANNING),
     (Path("/d"), False, False, "", False, EmptyReason.NO_IMAGES),
+    (Path("/d"), False, False, "gone", False, EmptyReason.FOLDER_UNREADABLE),
     (Path("/d"), False, True, " desk ", False, EmptyReason.NO_MATCHES),
     (Path("/d"), False, True, " desk ", True, EmptyReason.NO_FAVORITE_MATCHES),
     (Path("/d"), True, True, "", True, EmptyReason.NO_FAVORITES),
 ])
 def test_empty_reason(data_dir: Path | None, scanning: bool, has_images: bool, search: str,
                       favorites_only: bool, reason: EmptyReason) -> None:
-    assert empty_reason(data_dir, scanning, has_images, search, favorites_only) is reason
+    # (In the row with the search "gone", that word stands for the folder's problem.)
+    problem = search if reason is EmptyReason.FOLDER_UNREADABLE else None
+    search = "" if problem else search
+    assert empty_reason(data_dir, scanning, has_images, search, favorites_only,
+                        problem) is reason
+
+
+def test_a_data_folder_deleted_while_shown_says_so(qtbot, window: MainWindow,
+                                                   data: Path) -> None:
+    shutil.rmtree(data)
+    empty = window.empty_state
+    qtbot.waitUntil(lambda: empty.isVisible()
+                    and empty.reason() is EmptyReason.FOLDER_UNREADABLE, timeout=TIMEOUT)
+    assert empty.title() == "Can't read the data folder"
+    assert empty.body().startswith(f"{data}\nThe data folder is not there.\n")
 
 
 def test_no_favorite_matching_a_search_says_so_and_offers_all_images(

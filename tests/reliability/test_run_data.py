@@ -537,7 +537,7 @@ def test_the_whole_data_folder_deleted_mid_scan(data: Path) -> None:
     assert first.run_id == ids[0] and len(first.images) == 1
     assert [(r.run_id, [s.reason for s in r.skipped]) for r in rest] == [
         (run_id, ["run folder disappeared during the scan"]) for run_id in [*ids[1:], GOOD_RUN]]
-    assert scan_runs(data).skipped[0].reason == "no runs folder"
+    assert scan_runs(data).skipped[0].reason == "no data folder"
 
 
 def test_a_run_replaced_by_a_file_mid_scan(data: Path) -> None:
