@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._scanning = False
         self._problems: list[SkippedItem] = []
+        self._counts: tuple[int, int] | None = None  # images, favorites (None: no folder)
         self._problems_dialog: ProblemsDialog | None = None
         self._viewer: ImageViewer | None = None
         self.actions_by_id = create_actions(self)
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset,
                        proxy.layoutChanged):
             signal.connect(self._update_empty_state)
+            signal.connect(self._show_counts)
         # A filter can take the current image away without a currentChanged (a reset or a
         # layout change): the item actions follow it then too.
         # (A change to the current row itself is _on_proxy_data_changed's.)
@@ -257,6 +259,7 @@ class MainWindow(QMainWindow):
             self._viewer.close()
         self._update_title(path)
         if path is None:
+            self._counts = None
             self.status.clear_counts()
         self.banner.hide()
         self._on_problems_changed([])
@@ -283,7 +286,17 @@ class MainWindow(QMainWindow):
         self._update_empty_state()
 
     def _on_counts_changed(self, images: int, favorites: int) -> None:
-        self.status.set_counts(images, favorites)
+        self._counts = (images, favorites)
+        self._show_counts()
+
+    def _show_counts(self, *args: object) -> None:
+        """The counts, and how many of the images show while a search or the favorites-only
+        switch filters them."""
+        if self._counts is None:
+            return
+        proxy = self._controller.proxy
+        filtered = proxy.favorites_only() or bool(proxy.search_text())
+        self.status.set_counts(*self._counts, proxy.rowCount() if filtered else None)
 
     def _on_problems_changed(self, problems: list[SkippedItem]) -> None:
         self._problems = list(problems)

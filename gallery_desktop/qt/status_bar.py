@@ -53,9 +53,12 @@ class GalleryStatusBar(QStatusBar):
         self.problems_button.hide()
         self.addPermanentWidget(self.problems_button)
 
-    def set_counts(self, images: int, favorites: int) -> None:
-        """Show "N images · M favorites"."""
-        self.counts_label.setText(f"{plural(images, 'image')} · {plural(favorites, 'favorite')}")
+    def set_counts(self, images: int, favorites: int, shown: int | None = None) -> None:
+        """Show "N images · M favorites", or "K of N images · M favorites" when a filter
+        shows ``shown`` of them."""
+        of = f"{shown:,} of " if shown is not None else ""
+        self.counts_label.setText(
+            f"{of}{plural(images, 'image')} · {plural(favorites, 'favorite')}")
 
     def clear_counts(self) -> None:
         """Show no counts (no folder open)."""

@@ -229,6 +229,19 @@ def test_no_favorites_yet_shows_a_helpful_empty_state(qtbot, window: MainWindow)
     assert window.empty_state.isHidden()
 
 
+def test_the_counts_say_how_many_images_a_filter_shows(qtbot, window: MainWindow) -> None:
+    window.view.setFocus()
+    window.view.setCurrentIndex(window.view.model().index(0, 0))
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.counts_label.text() == "9 images · 1 favorite")
+    window.actions_by_id["favoritesOnlyAction"].trigger()
+    assert window.counts_label.text() == "1 of 9 images · 1 favorite"
+    window.actions_by_id["favoritesOnlyAction"].trigger()
+    assert window.counts_label.text() == "9 images · 1 favorite"
+    qtbot.keyClicks(window.findChild(QLineEdit, "searchField"), "desk")
+    qtbot.waitUntil(lambda: window.counts_label.text() == "2 of 9 images · 1 favorite")
+
+
 def test_search_filters_as_you_type(qtbot, window: MainWindow) -> None:
     field = window.findChild(QLineEdit, "searchField")
     assert field is not None and field.isClearButtonEnabled()
