@@ -26,7 +26,8 @@ from gallery_desktop.core.runs import gc_paused
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 9  # 9: each run's texts and records have a CRC-32 of their own
+# 9: each run's texts and records have a CRC-32 of their own; 10: search texts without accents
+FORMAT_VERSION = 10
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means

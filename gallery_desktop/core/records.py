@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +15,20 @@ from typing import NamedTuple, TypeAlias, overload
 
 # A file named by a path string (as records do) or a Path: what the thumbnail code takes.
 FilePath: TypeAlias = str | os.PathLike[str]
+
+
+
+# Combining marks that accents decompose into (Latin, Greek, Cyrillic and their extensions).
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def fold(text: str) -> str:
+    """``text`` as search compares it: case-folded, accents dropped ("Café" -> "cafe"),
+    compatibility forms unified ("ﬁ" -> "fi")."""
+    text = text.casefold()
+    if text.isascii() or unicodedata.is_normalized("NFKD", text):  # no accent to drop
+        return text
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
 class ImageSource(StrEnum):
@@ -80,11 +96,11 @@ class GalleryImage(NamedTuple):
         return (-self.created_ts, self.run_id, self.post_order)
 
     def search_text(self) -> str:
-        """Lower-cased text that the search field matches against."""
+        """The text the search field matches against, ``fold``-ed."""
         parts = (self.prompt, self.slide_text, self.topic, self.model, self.image_model,
                  self.style_preset, self.run_id, self.hook, self.overlay_title,
                  self.overlay_subtitle, self.audience)
-        return "\n".join(p for p in parts if p).casefold()
+        return fold("\n".join(p for p in parts if p))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from gallery_desktop.core.records import fold
 from gallery_desktop.qt.model import GalleryModel
 from gallery_desktop.qt.roles import ImageRole, SortMode
 
@@ -79,7 +80,7 @@ class _FilterProxy(QSortFilterProxyModel):
         idx = self.sourceModel().index(source_row, 0, source_parent)
         if self.favorites_only and not idx.data(ImageRole.IS_FAVORITE):
             return False
-        text = str(idx.data(ImageRole.SEARCH_TEXT) or "").casefold()
+        text = fold(str(idx.data(ImageRole.SEARCH_TEXT) or ""))
         return all(w in text for w in self.words)
 
     def apply_sort(self, mode: SortMode) -> None:
@@ -183,9 +184,10 @@ class GalleryProxy(QIdentityProxyModel):
     def set_search_text(self, text: str) -> None:
         """Show only rows whose prompt, slide text, topic, model or run id contain every word.
 
-        Matching is case-insensitive; an empty text shows everything.
+        Matching ignores case and accents ("cafe" finds "Café"); an empty text shows
+        everything.
         """
-        words = tuple(dict.fromkeys(text.casefold().split()))
+        words = tuple(dict.fromkeys(fold(text).split()))
         if words == self._shown().words:
             return
         shown = self._shown()

@@ -85,6 +85,20 @@ def test_search_is_case_insensitive_and_needs_every_word(proxy: GalleryProxy) ->
     assert len(shown(proxy)) == 4
 
 
+def test_search_ignores_accents_both_ways(model, proxy) -> None:
+    full_width_and_ligature = "\uff26\uff55\uff4c\uff4c width \ufb01le"
+    model.insert_images([rec(5, prompt="Café au lait 🙂"), rec(6, prompt="cafe NOIR"),
+                         rec(7, prompt=full_width_and_ligature)])
+    proxy.set_search_text("cafe")
+    assert shown(proxy) == [rec(6).id, rec(5).id]
+    proxy.set_search_text("CAFÉ")
+    assert shown(proxy) == [rec(6).id, rec(5).id]
+    proxy.set_search_text("noír")
+    assert shown(proxy) == [rec(6).id]
+    proxy.set_search_text("full file")
+    assert shown(proxy) == [rec(7).id]
+
+
 def test_search_and_favorites_combine(model, proxy) -> None:
     model.apply_favorites({rec(1).id}, {})
     proxy.set_favorites_only(True)
