@@ -92,6 +92,14 @@ def display_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "replace")
 
 
+def short_url(url: str, limit: int = 160) -> str:
+    """``url`` as a message shows it: a long one (an inline ``data:`` image runs to
+    megabytes) cut in the middle, with its length."""
+    if len(url) <= limit:
+        return url
+    return f"{url[:limit - 40]}…{url[-30:]} ({len(url):,} characters)"
+
+
 def _is_utf8(text: str) -> bool:
     """Whether a string can be written as UTF-8 (no surrogate escapes or lone surrogates)."""
     if text.isascii():
@@ -362,8 +370,12 @@ class _MetaReader:
             slide_id = "slide-" + self.post_index(post, order, taken)
         path, source = self.locator.resolve(url, self.run_dir)
         if source is ImageSource.OUTSIDE:
-            self.problem(f"posts[{order}] image URL {url!r} points outside the data folder: "
-                         "not read")
+            if url[:5].lower() == "data:":
+                self.problem(f"posts[{order}] image is an inline data: URL: not shown (only "
+                             "files in the data folder are)")
+            else:
+                self.problem(f"posts[{order}] image URL {short_url(url)!r} points outside "
+                             "the data folder: not read")
         return _make_image(
             (f"img_{self.run_id}_{slide_id}", self.run_id, slide_id, url, path, prompt or "",
              text or "", *shared_a, order, source, *shared_b, hook, title, subtitle, scheduled))

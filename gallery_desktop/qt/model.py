@@ -25,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunRows
+from gallery_desktop.core.runs import short_url
 from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, SortMode, ThumbState
 
 log = logging.getLogger(__name__)
@@ -272,11 +273,13 @@ class GalleryModel(QAbstractListModel):
         if state is ThumbState.BROKEN:
             return f"Can't read image: {self._broken.get(rec.image_path or '')}"
         if state is ThumbState.REMOTE:
-            return f"Remote image, not downloaded: {rec.image_url}"
+            return f"Remote image, not downloaded: {short_url(rec.image_url)}"
         if state is ThumbState.MISSING:
             if rec.source is ImageSource.OUTSIDE:
-                return f"Not read: {rec.image_url} points outside the data folder"
-            return f"Image missing: {rec.image_path or rec.image_url}"
+                if rec.image_url[:5].lower() == "data:":
+                    return "Not shown: an inline data: URL (only files in the data folder are)"
+                return f"Not read: {short_url(rec.image_url)} points outside the data folder"
+            return f"Image missing: {rec.image_path or short_url(rec.image_url)}"
         return None
 
     def setData(self, index: _Index, value: object,

@@ -625,3 +625,20 @@ def test_run_rows_of_a_read_run_are_built_and_can_show_part_of_it(tmp_path: Path
     assert part.result() == replace(result, images=result.images[1:])
     with pytest.raises(ValueError, match="share"):
         RunRows.of(result, [result.images[0], result.images[1]._replace(created_ts=1.0)])
+
+
+def test_a_url_outside_the_data_folder_is_named_briefly(tmp_path: Path) -> None:
+    """An inline data: image can run to megabytes: the problem says what it is without
+    quoting it, and any other long URL is cut in the middle."""
+    inline = "data:image/png;base64," + "A" * 1_000_000
+    far = "file:///" + "x" * 500 + "/secret.png"
+    result = parse_run(make_run(tmp_path, RUN_ID, [
+        {"index": 1, "finalImageUrl": inline}, {"index": 2, "finalImageUrl": far}]), tmp_path)
+    first, second = result.skipped
+    assert first.reason == ("posts[0] image is an inline data: URL: not shown (only files in "
+                            "the data folder are)")
+    assert second.reason.startswith("posts[1] image URL 'file:///xxx")
+    assert second.reason.endswith("x/secret.png (519 characters)' points outside the data "
+                                  "folder: not read")
+    assert len(second.reason) < 250
+    assert [i.source for i in result.images] == [ImageSource.OUTSIDE] * 2
