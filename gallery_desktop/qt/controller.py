@@ -61,7 +61,8 @@ class GalleryController(QObject):
         thumbnail_cache_pruned(object): the PruneResult of the pass over the thumbnail disk
             cache made once per session after the first scan (emitted from its thread).
         idle_changed(bool): True when scans, writes and wanted thumbnails are all done.
-        image_file_changed(str): the watcher saw the image file at this path change.
+        image_files_changed(object): the watcher saw the image files at these paths (a
+            set of strings) change: one signal for a burst, not one per file.
     """
 
     data_dir_changed = Signal(object)
@@ -74,7 +75,7 @@ class GalleryController(QObject):
     counts_changed = Signal(int, int)
     idle_changed = Signal(bool)
     thumbnail_cache_pruned = Signal(object)
-    image_file_changed = Signal(str)
+    image_files_changed = Signal(object)
 
     def __init__(self, cache_dir: Path, parent: QObject | None = None, *,
                  rescan_interval_ms: int = RESCAN_INTERVAL_MS,
@@ -528,9 +529,9 @@ class GalleryController(QObject):
 
     @Slot(object)
     def _on_watched_images(self, paths: set[Path]) -> None:
-        for changed in paths:
-            path = str(changed)  # records name their files by path strings
-            self.image_file_changed.emit(path)
+        names = {str(changed) for changed in paths}  # records name their files by strings
+        self.image_files_changed.emit(names)
+        for path in names:
             self.model.invalidate_thumbnail(path)
             self._loader.invalidate(path)
             if path in self._visible_paths:

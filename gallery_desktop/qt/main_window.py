@@ -186,7 +186,7 @@ class MainWindow(QMainWindow):
         c.write_failed.connect(self._on_write_failed)
         c.save_failed.connect(self.banner.show_message)
         c.counts_changed.connect(self._on_counts_changed)
-        c.image_file_changed.connect(self._on_image_file_changed)
+        c.image_files_changed.connect(self._on_image_files_changed)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -267,9 +267,9 @@ class MainWindow(QMainWindow):
 
     # -- controller events ------------------------------------------------------------------
 
-    def _on_image_file_changed(self, path: str) -> None:
+    def _on_image_files_changed(self, paths: set[str]) -> None:
         if self._viewer is not None and self._viewer.isVisible():
-            self._viewer.reload_if_showing(path)
+            self._viewer.reload_if_showing(paths)
 
     def _on_scan_started(self) -> None:
         self._scanning = True

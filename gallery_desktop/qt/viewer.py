@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -237,9 +238,9 @@ class ImageViewer(QDialog):
             self._canvas.set_message(IconName.IMAGE_LOADING, "")
             self._loader.load(record.image_path)
 
-    def reload_if_showing(self, path: str) -> None:
-        """The file at ``path`` changed on disk: show it afresh if it is the one shown."""
-        if self._record is not None and self._record.image_path == path:
+    def reload_if_showing(self, paths: Collection[str]) -> None:
+        """The files at ``paths`` changed on disk: show the image afresh if it is one."""
+        if self._record is not None and self._record.image_path in paths:
             self._load(self._record)
 
     def set_root(self, root: Path | None) -> None:
