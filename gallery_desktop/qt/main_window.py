@@ -247,7 +247,12 @@ class MainWindow(QMainWindow):
         self._controller.open_data_dir(path)
 
     def _update_title(self, path: Path | None) -> None:
-        self.setWindowTitle(f"{path.name or path} — Gallery" if path else "Gallery")
+        if path is None:
+            self.setWindowTitle("Gallery")
+            return
+        # Every studio's folder is called "data": its parent tells two libraries apart.
+        shown = f"{path.parent.name}/{path.name}" if path.parent.name and path.name else path
+        self.setWindowTitle(f"{shown} — Gallery")
 
     def _on_data_dir_changed(self, path: Path | None) -> None:
         self._copier.set_root(path)

@@ -120,7 +120,7 @@ def test_launch_shows_every_image_with_thumbnails(qtbot, window: MainWindow,
                                 is not None for r in range(9)), timeout=TIMEOUT)
     qtbot.waitUntil(controller.is_idle, timeout=TIMEOUT)
     assert window.empty_state.isHidden()
-    assert data.name in window.windowTitle()
+    assert window.windowTitle() == f"{data.parent.name}/data — Gallery"
 
 
 def test_clicking_the_heart_writes_the_favorites_file(qtbot, window: MainWindow,
