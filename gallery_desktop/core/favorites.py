@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -31,6 +32,9 @@ __all__ = ["LOCK_TIMEOUT_S", "PARSE_RETRY_S", "FavoritesStore", "lock_path_for"]
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 5.0
+# How often a write is made again because the file changed while it was being made (the
+# web server writes without our lock); the last attempt replaces the file regardless.
+WRITE_ATTEMPTS = 3
 PARSE_RETRY_S = 1.0
 
 
@@ -216,7 +220,13 @@ class FavoritesStore:
             try:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 with self._locked():
-                    return self._commit(section, image_id, decide)
+                    for attempt in range(1, WRITE_ATTEMPTS + 1):
+                        try:
+                            return self._commit(section, image_id, decide,
+                                                check=attempt < WRITE_ATTEMPTS)
+                        except fsutil.Superseded:
+                            log.info("%s changed during our write: merging again", self._path)
+                    raise AssertionError("unreachable: the last attempt is not checked")
             except FavoritesWriteError:
                 raise
             except OSError as err:
@@ -245,9 +255,14 @@ class FavoritesStore:
         error.errno = cause.errno
         return error
 
-    def _commit(self, section: str, image_id: str, decide: Callable[[FavoritesData], int]
-                ) -> int:
-        """Apply one change on top of the file as it is now; the file lock is held."""
+    def _commit(self, section: str, image_id: str, decide: Callable[[FavoritesData], int],
+                check: bool = True) -> int:
+        """Apply one change on top of the file as it is now; the file lock is held.
+
+        Raises:
+            fsutil.Superseded: ``check`` is on and the file changed while the new one was
+                being written (nothing was replaced: merge again).
+        """
         disk = look(self._path, self._sig, self._data, self._parse_retry_s)
         if disk.unchanged or disk.bad is not None:
             doc, merged = self._doc, None
@@ -270,8 +285,10 @@ class FavoritesStore:
         lossy = not bad and doc.unread > 0
         aside = (set_aside(self._path, disk.data or self._data or b"") if bad or lossy
                  else None)
+        base = disk.sig  # the version the new content is made from (None: there was none)
         try:
-            written = fsutil.write_atomic(self._path, data)
+            written = fsutil.write_atomic(self._path, data,
+                                          (lambda: self._still(base)) if check else None)
         except BaseException:
             if aside is not None:  # the bad file itself is still in place
                 with suppress(OSError):
@@ -303,6 +320,16 @@ class FavoritesStore:
                 self._frozen = None
             self._doc, self._problem = doc, None
         return new
+
+    def _still(self, base: Signature | None) -> bool:
+        """Whether the file is still the version ``base`` describes (a fresh stat)."""
+        try:
+            now = Signature.of(os.stat(self._path), time.time_ns())
+        except FileNotFoundError:
+            return base is None
+        except OSError:
+            return True  # the write itself will say what is wrong
+        return base is not None and base.same_file(now) and base.ctime_ns == now.ctime_ns
 
     def _adopt(self, disk: Snapshot) -> bool:
         """Make what ``look`` read the memory; True when favorites or counts changed."""

@@ -9,6 +9,7 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,13 @@ def settled(written: os.stat_result) -> bool:
     return _KEEP_OPEN_ACROSS_RENAME and written.st_ctime_ns > written.st_mtime_ns
 
 
-def write_atomic(path: Path, data: bytes) -> os.stat_result:
+class Superseded(Exception):
+    """``write_atomic``'s ``still_current`` said the file changed while the write was made:
+    nothing was replaced."""
+
+
+def write_atomic(path: Path, data: bytes,
+                 still_current: Callable[[], bool] | None = None) -> os.stat_result:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
     Writes a temp file in the same folder (with ``path``'s permissions, owner and group
@@ -157,6 +164,10 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
         path: The file to (re)place; its folder must exist. A symlink stays a link: the
             file it points to is replaced, with the temp file in that file's folder.
         data: The complete new content.
+        still_current: Asked once the temp file is written and fsynced, right before the
+            rename: False (the file changed since ``data`` was made from it, by a writer
+            that takes no lock) removes the temp file and raises ``Superseded``. The fsync
+            is most of a write's time; this leaves such a writer a window of microseconds.
 
     Returns:
         The ``stat`` of the written file through its own descriptor, never a second, racy
@@ -165,6 +176,7 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
 
     Raises:
         OSError: the write, the fsync or the rename failed.
+        Superseded: ``still_current`` returned False.
     """
     if os.path.islink(path):
         # Renaming over the link would turn it into a plain file here and leave the file it
@@ -187,6 +199,8 @@ def write_atomic(path: Path, data: bytes) -> os.stat_result:
                 view = view[os.write(fd, view):]
             os.fsync(fd)
             written = _probe_clock(fd, mode)
+            if still_current is not None and not still_current():
+                raise Superseded(f"{path} changed while it was being written")
             if _KEEP_OPEN_ACROSS_RENAME:
                 replace(tmp, path)
                 written = _after_rename(fd, written)

@@ -82,7 +82,7 @@ def writes(path: Path, count: int) -> None:
 
 
 def hold(path: Path) -> None:
-    def stuck(target: Path, data: bytes) -> object:
+    def stuck(target: Path, data: bytes, *rest: object) -> object:
         _say("holding")
         threading.Event().wait()  # until killed
         raise AssertionError("unreachable")

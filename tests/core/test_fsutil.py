@@ -69,6 +69,24 @@ def test_failed_rename_leaves_target_and_no_temp_file(tmp_path: Path,
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
+def test_a_write_overtaken_before_its_rename_replaces_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    fsutil.write_atomic(path, b"old")
+    asked: list[bytes] = []
+
+    def another_writer_was_faster() -> bool:
+        asked.append(path.read_bytes())  # the new content is written by now, not in place
+        path.write_bytes(b"theirs")
+        return False
+
+    with pytest.raises(fsutil.Superseded):
+        fsutil.write_atomic(path, b"new", another_writer_was_faster)
+    assert asked == [b"old"] and path.read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left
+    fsutil.write_atomic(path, b"new", lambda: True)
+    assert path.read_bytes() == b"new"
+
+
 def test_signature_vouches_only_for_the_same_version(tmp_path: Path) -> None:
     path = tmp_path / "f.json"
     written = fsutil.write_atomic(path, b"abc")

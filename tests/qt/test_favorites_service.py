@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
@@ -68,9 +69,9 @@ def test_write_reaches_the_file_off_the_gui_thread(qtbot, service, fav_file, mon
     threads: list[str] = []
     real = fsutil.write_atomic
 
-    def spy(path: Path, data: bytes) -> os.stat_result:
+    def spy(path: Path, data: bytes, *rest: Any) -> os.stat_result:
         threads.append(threading.current_thread().name)
-        return real(path, data)
+        return real(path, data, *rest)
 
     monkeypatch.setattr(fsutil, "write_atomic", spy)
     with qtbot.waitSignal(service.favorite_saved, timeout=5000) as blocker:
@@ -105,9 +106,9 @@ def test_a_burst_of_clicks_coalesces_and_the_last_one_wins(qtbot, service, fav_f
     writes: list[bytes] = []
     real = fsutil.write_atomic
 
-    def counting(path: Path, data: bytes) -> os.stat_result:
+    def counting(path: Path, data: bytes, *rest: Any) -> os.stat_result:
         writes.append(data)
-        return real(path, data)
+        return real(path, data, *rest)
 
     monkeypatch.setattr(fsutil, "write_atomic", counting)
     # Another gallery process holds the file lock, so the first write waits while the
@@ -131,10 +132,10 @@ def test_writes_happen_in_request_order(qtbot, service, fav_file, monkeypatch) -
     order: list[str] = []
     real = fsutil.write_atomic
 
-    def spy(path: Path, data: bytes) -> os.stat_result:
+    def spy(path: Path, data: bytes, *rest: Any) -> os.stat_result:
         doc = json.loads(data)
         order.append(",".join(sorted(doc.get("favorites", {}))))
-        return real(path, data)
+        return real(path, data, *rest)
 
     monkeypatch.setattr(fsutil, "write_atomic", spy)
     for name in ("img_1", "img_2", "img_3"):

@@ -87,7 +87,9 @@ and nothing on disk changes that should not. It runs as part of `./scripts/test`
   does: the reader never fails; no write of ours drops a change the web writer had finished
   before our write read the file (checked for every write of ours against every earlier web
   write that did not overlap one of ours; the bytes we wrote are captured on their way to
-  disk); the updates of ours that the web writer's stale overwrites destroy are counted and
+  disk); a web write that lands while ours is being made (before our rename) makes ours
+  merge again, up to three times (`test_a_web_write_landing_during_ours_is_merged_not_replaced`);
+  the updates of ours that the web writer's stale overwrites destroy are counted and
   each is matched to a web write that finished after ours began. Finally `kill -9` of a
   writer at 50 random moments: the file always parses as plain JSON, holds every
   acknowledged heart, and the counter is never behind the last acknowledged value.

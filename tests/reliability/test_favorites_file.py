@@ -123,6 +123,36 @@ def test_a_file_that_turns_unreadable_keeps_the_hearts_read_before(path: Path) -
     assert (path.parent / aside).read_bytes() == cut and store.problem is None
 
 
+@pytest.mark.parametrize("web_writes", [1, 5])
+def test_a_web_write_landing_during_ours_is_merged_not_replaced(
+        path: Path, monkeypatch: pytest.MonkeyPatch, web_writes: int) -> None:
+    """The web server writes in place and takes no lock. A write of its that lands while
+    ours is being made (during the fsync of our temp file, most of a write's time) is
+    merged: ours is made again on top of it. A server that never stops writing cannot hold
+    ours back for ever: the last attempt replaces the file."""
+    store = store_on(path, dumps({"favorites": {"img_a": True}, "usageCounts": {}}))
+    real_fsync = os.fsync
+    web: list[str] = []
+
+    def fsync_while_the_web_writes(fd: int) -> None:
+        real_fsync(fd)
+        if len(web) < web_writes and os.path.isfile(f"/proc/self/fd/{fd}"):
+            web.append(f"img_web{len(web)}")  # as fs.writeFile does: truncate, then write
+            with open(path, "r+b") as f:
+                f.truncate(0)
+                f.write(dumps({"favorites": dict.fromkeys(["img_a", *web], True),
+                               "usageCounts": {}}))
+
+    monkeypatch.setattr(os, "fsync", fsync_while_the_web_writes)
+    store.set_favorite("img_new", True)
+    on_disk = set(json.loads(path.read_bytes())["favorites"])
+    if web_writes == 1:
+        assert on_disk == {"img_a", "img_web0", "img_new"}
+        assert store.favorites() == on_disk
+    else:  # three attempts, each overtaken: the third writes what it merged
+        assert on_disk == {"img_a", "img_web0", "img_web1", "img_new"}
+
+
 def test_the_legacy_flat_form_is_read_and_written_back_in_the_new_form(path: Path) -> None:
     store = store_on(path, dumps({"img_a": True, "img_b": False, "theme": "dark",
                                   "img_c": True}))

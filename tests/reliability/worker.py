@@ -126,8 +126,8 @@ def _setter(path: Path, tag: str, seconds: float, acks: Path) -> None:
         seen.read_at = time.monotonic_ns()  # the last look before a write is its commit's
         return real_look(*args, **kwargs)
 
-    def capturing_write(target: Path, data: bytes) -> os.stat_result:
-        result = real_write(target, data)
+    def capturing_write(target: Path, data: bytes, *rest: Any) -> os.stat_result:
+        result = real_write(target, data, *rest)
         seen.written_at = time.monotonic_ns()
         seen.data = data
         return result
