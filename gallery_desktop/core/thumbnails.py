@@ -15,11 +15,14 @@ from gallery_desktop.core.records import FilePath
 log = logging.getLogger(__name__)
 
 # Refuse to decode more than 8192 x 8192 pixels (64 Mpx, ~256 MB as RGBA), before decoding
-# anything. A JPEG counts at the scale draft() decodes it at (down to 1/8 a side), so a big
-# photo (a 12000 x 6000 upscale) still gets its thumbnail. The limit is below Pillow's own,
-# so a bomb is refused here with a clear reason; Pillow's DecompressionBombError (above
-# twice its limit, for any format) is caught and reported the same way.
+# anything. A baseline JPEG counts at the scale draft() decodes it at (down to 1/8 a side),
+# so a big photo (a 12000 x 6000 upscale) still gets its thumbnail. A progressive one makes
+# libjpeg keep every DCT coefficient of the full image (2 bytes each, whatever the scale):
+# those must fit in the same ~256 MB. The limit is below Pillow's own, so a bomb is refused
+# here with a clear reason; Pillow's DecompressionBombError (above twice its limit, for any
+# format) is caught and reported the same way.
 MAX_IMAGE_PIXELS: int = 8192 * 8192
+MAX_DECODE_BYTES: int = MAX_IMAGE_PIXELS * 4
 
 # The reason given when the file is not there (callers may look at the run again).
 FILE_NOT_FOUND = "file not found"
@@ -165,6 +168,9 @@ def _reduced(im: Image.Image, edge: int) -> tuple[Image.Image, tuple[int, int]]:
         raise ThumbnailError(
             f"image too large to decode safely ({width}x{height} pixels, "
             f"limit {MAX_IMAGE_PIXELS})")
+    if im.info.get("progressive") and _coefficient_bytes(im, width, height) > MAX_DECODE_BYTES:
+        raise ThumbnailError(
+            f"image too large to decode safely ({width}x{height} pixels, progressive JPEG)")
     im.load()
     # Read EXIF only after load(): PNG keeps it after the pixels, so getexif() would load
     # the image itself and swallow a truncation error that load() must raise.
@@ -183,6 +189,16 @@ def _reduced(im: Image.Image, edge: int) -> tuple[Image.Image, tuple[int, int]]:
     if rgb.mode == "RGBA" and _alpha_is_opaque(rgb):
         rgb = rgb.convert("RGB")
     return rgb, target
+
+
+def _coefficient_bytes(im: Image.Image, width: int, height: int) -> int:
+    """What libjpeg holds to decode a progressive JPEG of ``width`` x ``height``: 2 bytes
+    per DCT coefficient of every component, at that component's sampling."""
+    layers = getattr(im, "layer", None) or [(0, 1, 1, 0)] * len(im.getbands())
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    return sum(2 * math.ceil(width * layer[1] / h_max) * math.ceil(height * layer[2] / v_max)
+               for layer in layers)
 
 
 def _orientation(im: Image.Image) -> int:

@@ -58,13 +58,14 @@ and nothing on disk changes that should not. It runs as part of `./scripts/test`
   a `meta.json` and the whole data folder deleted or replaced mid-scan.
 - **Images.** 0-byte, truncated PNG and JPEG, a header-only PNG, PNG/JPEG/text/HTML under
   the wrong extension, animated GIF and WebP (first frame), CMYK JPEG, 16-bit PNG, EXIF
-  orientation 6, 1x20,000 and 20,000x1 strips, a real 70 Mpx JPEG (over the 64 Mpx limit
-  for a full decode, shown: libjpeg decodes 1/8 of each side), and decompression bombs (a
-  real 81 Mpx PNG, PNG/JPEG/GIF headers claiming up to 100,000² pixels): refused from the
-  header without a single `load()`, and in a separate process without the memory growth a
-  decode would need. Each through the scan pass and through the Qt `ThumbnailLoader`
-  (cold, then from its disk cache), which then still decodes a good file. Image URLs that
-  try to leave the data folder (`..`, absolute paths, `file://`, percent-encoded and
+  orientation 6, 1x20,000 and 20,000x1 strips, a real 70 Mpx JPEG, baseline and progressive
+  (over the 64 Mpx limit for a full decode, shown: libjpeg decodes 1/8 of each side, and
+  the progressive one's coefficients fit in 256 MB), and decompression bombs (a real 81 Mpx
+  PNG, PNG/JPEG/GIF headers claiming up to 100,000² pixels, a 13,000² progressive JPEG):
+  refused from the header without a single `load()`, and in a separate process without
+  the memory growth a decode would need. Each through the scan pass and through the Qt
+  `ThumbnailLoader` (cold, then from its disk cache), which then still decodes a good file.
+  Image URLs that try to leave the data folder (`..`, absolute paths, `file://`, percent-encoded and
   double-encoded escapes, backslashes, UNC, NUL bytes, symlinked files and folders, a
   symlinked run folder): none is opened.
 - **The favorites file.** Empty and blank; `null`, arrays, strings, numbers, truncated and

@@ -68,6 +68,17 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def progressive_jpeg_claiming(width: int, height: int) -> bytes:
+    """A small real progressive JPEG (no chroma subsampling) whose frame header (SOF2)
+    claims ``width`` x ``height``: decoding it at any scale needs every DCT coefficient of
+    that size, 6 bytes a pixel."""
+    data = bytearray(encoded(Image.new("RGB", (64, 64), RED), "JPEG", progressive=True,
+                             subsampling=0))
+    sof = data.index(b"\xff\xc2")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 def gif_claiming(width: int, height: int) -> bytes:
     """A small real GIF whose logical screen claims ``width`` x ``height``."""
     data = bytearray(encoded(Image.new("P", (16, 16), 1), "GIF"))
@@ -172,6 +183,12 @@ CASES = [
     # 70 Mpx, over the limit for a full decode, but a JPEG is decoded at 1/8 a side.
     Case("large.jpg", lambda: encoded(Image.new("L", (10_000, 7_000), 200), "JPEG"), (128, 90),
          check=pixel_is((64, 45), (200, 200, 200), 2)),
+    # Progressive: its coefficients (140 MB) fit in the budget, so it is shown too.
+    Case("large-progressive.jpg",
+         lambda: encoded(Image.new("L", (10_000, 7_000), 200), "JPEG", progressive=True),
+         (128, 90), check=pixel_is((64, 45), (200, 200, 200), 2)),
+    Case("bomb-progressive.jpg", lambda: progressive_jpeg_claiming(13_000, 13_000),
+         reason="image too large to decode safely (13000x13000 pixels, progressive JPEG)"),
     Case("a-folder.png", lambda: b"", reason="cannot read file: Is a directory"),
 ]
 
@@ -263,7 +280,8 @@ def test_the_qt_loader_answers_every_file_and_keeps_working(qtbot, tmp_path: Pat
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-@pytest.mark.parametrize("name", ["bomb.png", "bomb-header.png", "bomb.jpg", "bomb.gif"])
+@pytest.mark.parametrize("name", ["bomb.png", "bomb-header.png", "bomb.jpg", "bomb.gif",
+                                  "bomb-progressive.jpg"])
 def test_a_bomb_is_refused_before_any_pixel_is_decoded(tmp_path: Path, name: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from gallery_desktop.core.errors import ThumbnailError
