@@ -24,11 +24,13 @@ _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20
 
 def fold(text: str) -> str:
     """``text`` as search compares it: case-folded, accents dropped ("Café" -> "cafe"),
-    compatibility forms unified ("ﬁ" -> "fi")."""
-    text = text.casefold()
-    if text.isascii() or unicodedata.is_normalized("NFKD", text):  # no accent to drop
-        return text
-    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
+    compatibility forms unified (the "fi" ligature, math bold and double-struck letters)."""
+    if text.isascii():
+        return text.casefold()
+    # Decomposed first (compatibility forms can be capitals), folded, decomposed again
+    # (folding "İ" gives "i" + a combining dot), then the marks go.
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return _MARKS.sub("", folded)
 
 
 class ImageSource(StrEnum):

@@ -99,6 +99,20 @@ def test_search_ignores_accents_both_ways(model, proxy) -> None:
     assert shown(proxy) == [rec(7).id]
 
 
+@pytest.mark.parametrize(("text", "query"), [
+    ("nai\u0308ve art", "naive"),  # written decomposed: "i" + combining diaeresis
+    ("\u0130stanbul at night", "istanbul"),  # "İ" folds to "i" + combining dot above
+    ("\U0001d401\U0001d41e\U0001d42c\U0001d42d coffee", "best"),  # math bold "fancy text"
+    ("\u210dotel lobby", "hotel"),  # double-struck capital H
+    ("Caf\u00e9 au lait", "cafe\u0301"),  # the query decomposed
+])
+def test_search_finds_what_only_its_accents_or_forms_set_apart(
+        model: GalleryModel, proxy: GalleryProxy, text: str, query: str) -> None:
+    model.insert_images([rec(5, prompt=text)])
+    proxy.set_search_text(query)
+    assert shown(proxy) == [rec(5).id]
+
+
 def test_search_and_favorites_combine(model, proxy) -> None:
     model.apply_favorites({rec(1).id}, {})
     proxy.set_favorites_only(True)
