@@ -60,10 +60,11 @@ _PREFIX = len(_SIGNATURE) + _LENGTH_BYTES + _CRC_BYTES
 # stored by this process, or one loaded from the file once it was hit (its RunRows, the same
 # object on every later hit, so a re-scan sees an unchanged run as the very same one).
 _Entry = tuple[int, int, RunResult | RunRows, bool]
-# File times come from a clock that ticks every few milliseconds (and a network file system's
-# clock may be off by some): a meta.json modified within this long of being stored may be
-# rewritten under the same mtime. Such an entry is kept under _RACY, which matches no stat.
-RACY_NS = 2_000_000_000
+# File times come from a clock that ticks every few milliseconds (FAT's every 2 s, and a
+# network file system's clock may be off by some): a meta.json modified within this long
+# of being stored may be rewritten under the same mtime. Such an entry is kept under _RACY,
+# which matches no stat. (One dated further ahead is trusted: a rewrite now gets another.)
+RACY_NS = 3_000_000_000
 _RACY = -1
 
 
@@ -342,12 +343,12 @@ class RunIndex:
     def put(self, key: str, mtime_ns: int, size: int, result: RunResult) -> None:
         """``store`` by the run folder's path string.
 
-        A meta.json modified less than ``RACY_NS`` ago (or in the future) is kept under an
+        A meta.json modified less than ``RACY_NS`` from now, either way, is kept under an
         mtime no stat gives: a rewrite within the same clock tick and of the same size would
         leave (mtime_ns, size) as they were, so the next scan reads the run again rather
         than trust it (git's "racy clean" entries, handled the same way).
         """
-        if mtime_ns > time.time_ns() - RACY_NS:
+        if abs(time.time_ns() - mtime_ns) < RACY_NS:
             mtime_ns = _RACY
         self._entries[key] = (mtime_ns, size, result, _has_missing(result))
         self._rows.pop(key, None)

@@ -7,6 +7,7 @@ import logging
 import marshal
 import os
 import shutil
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,21 @@ def test_a_meta_json_rewritten_in_the_same_tick_at_the_same_size_is_read_again(
     opened_files.clear()
     assert captions(loaded) == ["C caption"]
     assert metas_opened(opened_files) == []
+
+
+def test_a_meta_json_dated_ahead_is_trusted(tmp_path: Path, opened_files: list[Path]) -> None:
+    """A file copied from a machine whose clock ran ahead: a rewrite here gets another mtime,
+    so the entry is trusted (kept racy, every look would read it and rewrite the index)."""
+    data = tmp_path / "data"
+    meta = make_run(data, "run-a", images=False) / "meta.json"
+    ahead = time.time_ns() + 3600 * 10**9
+    os.utime(meta, ns=(ahead, ahead))
+    index = RunIndex(tmp_path / "index.bin")
+    scan_runs(data, index=index)
+    index.save()
+    opened_files.clear()
+    assert len(scan_runs(data, index=index).images) == 1
+    assert metas_opened(opened_files) == [] and not index.dirty
 
 
 def test_a_missing_image_that_appears_is_found_without_rereading(
