@@ -286,11 +286,15 @@ class FavoritesStore:
         aside = (set_aside(self._path, disk.data or self._data or b"") if bad or lossy
                  else None)
         base = disk.sig  # the version the new content is made from (None: there was none)
-        # Keeping the bad file by a hard link gave it a new ctime: compare the rest then.
-        by_ctime = aside is None
+        if aside is not None and base is not None:
+            # Keeping it by a hard link gave the file a new ctime: the same file (inode,
+            # size, mtime) is still the version read, under its ctime from now on.
+            now = self._stat_signature()
+            if now is not None and base.same_file(now):
+                base = now
         try:
-            written = fsutil.write_atomic(
-                self._path, data, (lambda: self._still(base, by_ctime)) if check else None)
+            written = fsutil.write_atomic(self._path, data,
+                                          (lambda: self._still(base)) if check else None)
         except BaseException:
             if aside is not None:  # the bad file itself is still in place
                 with suppress(OSError):
@@ -323,17 +327,22 @@ class FavoritesStore:
             self._doc, self._problem = doc, None
         return new
 
-    def _still(self, base: Signature | None, by_ctime: bool = True) -> bool:
-        """Whether the file is still the version ``base`` describes (a fresh stat; its
-        ctime too when ``by_ctime``)."""
+    def _stat_signature(self) -> Signature | None:
+        """The file's signature from a fresh stat (None: there is no file to stat)."""
+        try:
+            return Signature.of(os.stat(self._path), time.time_ns())
+        except OSError:
+            return None
+
+    def _still(self, base: Signature | None) -> bool:
+        """Whether the file is still the version ``base`` describes (a fresh stat)."""
         try:
             now = Signature.of(os.stat(self._path), time.time_ns())
         except FileNotFoundError:
             return base is None
         except OSError:
             return True  # the write itself will say what is wrong
-        return (base is not None and base.same_file(now)
-                and (not by_ctime or base.ctime_ns == now.ctime_ns))
+        return base is not None and base.same_file(now) and base.ctime_ns == now.ctime_ns
 
     def _adopt(self, disk: Snapshot) -> bool:
         """Make what ``look`` read the memory; True when favorites or counts changed."""
