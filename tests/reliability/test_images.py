@@ -279,24 +279,31 @@ def test_the_qt_loader_answers_every_file_and_keeps_working(qtbot, tmp_path: Pat
 # --- Decompression bombs: refused, not decoded ---------------------------------------------------
 
 
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every image Pillow's ``load()`` decodes while the test runs."""
+    sizes: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+
+    def spying_load(self: Image.Image) -> object:
+        sizes.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(Image.Image, "load", spying_load)
+    return sizes
+
+
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 @pytest.mark.parametrize("name", ["bomb.png", "bomb-header.png", "bomb.jpg", "bomb.gif",
                                   "bomb-progressive.jpg"])
 def test_a_bomb_is_refused_before_any_pixel_is_decoded(tmp_path: Path, name: str,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                                       loads: list[tuple[int, int]]) -> None:
     from gallery_desktop.core.errors import ThumbnailError
     from gallery_desktop.core.thumbnails import load_thumbnail
 
     case = next(c for c in CASES if c.name == name)
     path = write_case(tmp_path, case)
-    loads: list[tuple[int, int]] = []
-    real_load = Image.Image.load
-
-    def spying_load(self: Image.Image) -> object:
-        loads.append(self.size)
-        return real_load(self)
-
-    monkeypatch.setattr(Image.Image, "load", spying_load)
+    loads.clear()  # making the file is not the decode under test
     with pytest.raises(ThumbnailError) as caught:
         load_thumbnail(path, THUMB_EDGE)
     assert_outcome(case, str(caught.value))
@@ -304,21 +311,14 @@ def test_a_bomb_is_refused_before_any_pixel_is_decoded(tmp_path: Path, name: str
 
 
 def test_a_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    loads: list[tuple[int, int]]) -> None:
     """Over the full-decode limit, yet libjpeg decodes 1/8 of each side: a thumbnail, from
     1.1 Mpx decoded instead of 70."""
     from gallery_desktop.core.thumbnails import MAX_IMAGE_PIXELS, load_thumbnail
 
     path = write_case(tmp_path, next(c for c in CASES if c.name == "large.jpg"))
     assert MAX_IMAGE_PIXELS < 10_000 * 7_000
-    loads: list[tuple[int, int]] = []
-    real_load = Image.Image.load
-
-    def spying_load(self: Image.Image) -> object:
-        loads.append(self.size)
-        return real_load(self)
-
-    monkeypatch.setattr(Image.Image, "load", spying_load)
+    loads.clear()
     assert load_thumbnail(path, THUMB_EDGE).size == (128, 90)
     assert loads and loads[0] == (1_250, 875)
 
