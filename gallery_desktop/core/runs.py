@@ -710,12 +710,29 @@ def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,
     with_images.reverse()
     with_images.sort(key=attrgetter("created_ts"), reverse=True)
     images = ScanImages(with_images)
-    if favorites is None and len(set(images.ids())) == len(images):
+    if favorites is None and not _ids_may_repeat(with_images):
         # The common case (no duplicates, nothing to merge): no per-image Python work.
         report.images = images
     else:
         _merge(report, with_images, favorites)
     return report
+
+
+def _ids_may_repeat(runs: list[Run]) -> bool:
+    """Whether two of ``runs`` could make the same image id.
+
+    Within a run the reader drops repeats. Across runs, "img_<run id>_<slide id>" comes out
+    alike only when one run id is another's followed by "_" (run "a" with slide "b_c", run
+    "a_b" with slide "c"): a look at the run ids, not at every image's.
+    """
+    names = {run.run_id for run in runs}
+    for name in names:
+        head = name
+        while "_" in head:
+            head = head.rpartition("_")[0]
+            if head in names:
+                return True
+    return False
 
 
 def _merge(report: ScanReport, runs: list[Run], favorites: FavoritesLookup | None) -> None:

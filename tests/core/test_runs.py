@@ -642,3 +642,22 @@ def test_a_url_outside_the_data_folder_is_named_briefly(tmp_path: Path) -> None:
                                   "folder: not read")
     assert len(second.reason) < 250
     assert [i.source for i in result.images] == [ImageSource.OUTSIDE] * 2
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ids_two_runs_make_alike_are_found_from_the_run_ids(tmp_path: Path, seed: int) -> None:
+    """Run ids and slide ids made of a few parts joined by "_": every image id that comes
+    out twice is shown once, and no other is dropped (against a plain count of the ids)."""
+    import random
+
+    rng = random.Random(seed)
+    parts = ["a", "b", "c"]
+    run_ids = sorted({"_".join(rng.choices(parts, k=rng.randint(1, 3))) for _ in range(6)})
+    made: list[str] = []
+    for run_id in run_ids:
+        slides = sorted({"_".join(rng.choices(parts, k=rng.randint(1, 2))) for _ in range(3)})
+        make_run(tmp_path, run_id, [{"index": i, "finalImageUrl": "x.png", "momPost": {"id": s}}
+                                    for i, s in enumerate(slides, 1)], images=False)
+        made += [f"img_{run_id}_{s}" for s in slides]
+    shown = [i.id for i in scan_runs(tmp_path).images]
+    assert sorted(shown) == sorted(set(made))
