@@ -92,6 +92,11 @@ def display_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "replace")
 
 
+def is_inline_image(url: str) -> bool:
+    """Whether ``url`` is an inline ``data:`` image rather than a file's address."""
+    return url[:5].lower() == "data:"
+
+
 def short_url(url: str, limit: int = 160) -> str:
     """``url`` as a message shows it: a long one (an inline ``data:`` image runs to
     megabytes) cut in the middle, with its length."""
@@ -370,7 +375,7 @@ class _MetaReader:
             slide_id = "slide-" + self.post_index(post, order, taken)
         path, source = self.locator.resolve(url, self.run_dir)
         if source is ImageSource.OUTSIDE:
-            if url[:5].lower() == "data:":
+            if is_inline_image(url):
                 self.problem(f"posts[{order}] image is an inline data: URL: not shown (only "
                              "files in the data folder are)")
             else:

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunRows
-from gallery_desktop.core.runs import short_url
+from gallery_desktop.core.runs import is_inline_image, short_url
 from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, SortMode, ThumbState
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ class GalleryModel(QAbstractListModel):
             return f"Remote image, not downloaded: {short_url(rec.image_url)}"
         if state is ThumbState.MISSING:
             if rec.source is ImageSource.OUTSIDE:
-                if rec.image_url[:5].lower() == "data:":
+                if is_inline_image(rec.image_url):
                     return "Not shown: an inline data: URL (only files in the data folder are)"
                 return f"Not read: {short_url(rec.image_url)} points outside the data folder"
             return f"Image missing: {rec.image_path or short_url(rec.image_url)}"

@@ -466,3 +466,12 @@ def test_an_id_that_moves_to_another_run_in_one_change_stays(model: GalleryModel
         assert moved.id in model.ids()
         assert moved.id in model.ids_of_run(rec(owner).run_id)
         assert model.get(moved.id) == (claimed if owner == 2 else moved)
+
+
+def test_the_tooltip_names_an_inline_image_without_quoting_it(model: GalleryModel) -> None:
+    inline = rec(1, image_path=None, source=ImageSource.OUTSIDE,
+                  image_url="data:image/png;base64," + "A" * 100_000)
+    model.insert_images([inline])
+    tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "<b>Not shown: an inline data: URL (only files in the data folder are)</b>" in tip
+    assert len(tip) < 300
