@@ -17,7 +17,6 @@ from typing import NamedTuple, TypeAlias, overload
 FilePath: TypeAlias = str | os.PathLike[str]
 
 
-
 # Combining marks that accents decompose into (Latin, Greek, Cyrillic and their extensions).
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
