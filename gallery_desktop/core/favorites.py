@@ -289,9 +289,10 @@ class FavoritesStore:
         if aside is not None and base is not None:
             # Keeping it by a hard link gave the file a new ctime: the same file (inode,
             # size, mtime) is still the version read, under its ctime from now on.
-            now = self._stat_signature()
-            if now is not None and base.same_file(now):
-                base = now
+            with suppress(OSError):
+                now = self._stat_signature()
+                if now is not None and base.same_file(now):
+                    base = now
         try:
             written = fsutil.write_atomic(self._path, data,
                                           (lambda: self._still(base)) if check else None)
@@ -328,21 +329,25 @@ class FavoritesStore:
         return new
 
     def _stat_signature(self) -> Signature | None:
-        """The file's signature from a fresh stat (None: there is no file to stat)."""
+        """The file's signature from a fresh stat (None: there is no file).
+
+        Raises:
+            OSError: the stat failed otherwise.
+        """
         try:
             return Signature.of(os.stat(self._path), time.time_ns())
-        except OSError:
+        except FileNotFoundError:
             return None
 
     def _still(self, base: Signature | None) -> bool:
         """Whether the file is still the version ``base`` describes (a fresh stat)."""
         try:
-            now = Signature.of(os.stat(self._path), time.time_ns())
-        except FileNotFoundError:
-            return base is None
+            now = self._stat_signature()
         except OSError:
             return True  # the write itself will say what is wrong
-        return base is not None and base.same_file(now) and base.ctime_ns == now.ctime_ns
+        if now is None or base is None:
+            return now is base
+        return base.same_file(now) and base.ctime_ns == now.ctime_ns
 
     def _adopt(self, disk: Snapshot) -> bool:
         """Make what ``look`` read the memory; True when favorites or counts changed."""
