@@ -17,6 +17,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from gallery_desktop.core.paths import ImageLocator, make_child
 from gallery_desktop.core.records import (
     GalleryImage,
@@ -52,6 +54,7 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEX
 _RUN_ID_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)(?:-(\d{1,6}))?Z?")
 # json.loads joins escaped surrogate pairs, so any surrogate left in a string is a lone one.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_PARSED = object()
 _NOT_UTF8 = "folder name is not valid UTF-8, so its images would have no stable id"
 
 
@@ -454,11 +457,21 @@ class _RunReader:
             return self.skipped(run_id, run_dir, str(err), meta_path), -1, -1
         text = ""
         incomplete = True  # until the bytes parse: an in-place write may be under way
+        # The web server's JSON.parse would reject a UTF-8 BOM; a BOM is an editor's doing,
+        # not another document, so we accept it.
+        body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
         try:
-            # The web server's JSON.parse would reject a UTF-8 BOM; a BOM is an editor's doing,
-            # not another document, so we accept it. Strict UTF-8 (no encoded surrogates).
-            text = data[3:].decode() if data.startswith(codecs.BOM_UTF8) else data.decode()
-            meta = json.loads(text)
+            # orjson parses a studio's meta.json in about half the time json does. It takes
+            # only strict UTF-8 without lone surrogates, so no string needs checking.
+            meta, check_chars = orjson.loads(body), False
+        except orjson.JSONDecodeError:
+            meta = _NOT_PARSED  # what orjson refuses, json says why (or reads: NaN, "\ud800")
+        try:
+            if meta is _NOT_PARSED:
+                text = body.decode()  # strict UTF-8 (no encoded surrogates)
+                meta = json.loads(text)
+                # json.loads joins escaped surrogate pairs: a lone one needs a "\u" escape.
+                check_chars = "\\u" in text
         except RecursionError:
             reason, incomplete = "meta.json is nested too deeply to read", False
         except UnicodeDecodeError:
@@ -471,7 +484,7 @@ class _RunReader:
                 reason, incomplete = f"meta.json holds {_json_kind(meta)}, not an object", False
             else:
                 reader = _MetaReader(run_id, run_dir, display_name(meta_path), self.locator,
-                                     "\\u" in text)
+                                     check_chars)
                 images = reader.images(meta, mtime_ns / 1e9)
                 result = RunResult(run_id, run_dir, tuple(images), tuple(reader.problems))
                 return result, mtime_ns, size

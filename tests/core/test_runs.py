@@ -274,6 +274,16 @@ def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert skipped == []
 
 
+def test_json_only_pythons_parser_reads_still_gives_the_run(tmp_path: Path) -> None:
+    # NaN, Infinity and numbers beyond a double are not JSON, but Python's json (and so this
+    # app always) read them: the fast parser's refusal must not cost the run its images.
+    raw = (b'{"count": NaN, "extra": [1e400, -Infinity],'
+           b' "posts": [{"index": 1, "finalImageUrl": "a.png", "text": "kept"}]}')
+    result = parse_run(make_run(tmp_path, RUN_ID, raw=raw), tmp_path)
+    assert only(result).slide_text == "kept" and only(result).composition == "single"
+    assert not result.skipped
+
+
 @pytest.mark.parametrize(("posts", "reason"), [
     ({"index": 1}, "posts is an object, not a list"),
     ("posts", "posts is text, not a list"),
