@@ -27,8 +27,9 @@ from gallery_desktop.core.runs import gc_paused
 log = logging.getLogger(__name__)
 
 # 9: each run's texts and records have a CRC-32 of their own; 10, 11: search texts without
-# accents (11: also those written decomposed, and compatibility capitals)
-FORMAT_VERSION = 11
+# accents (11: also those written decomposed, and compatibility capitals); 12: an image file
+# that was not there is no longer stored as missing (a scan does not look at image files)
+FORMAT_VERSION = 12
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means

@@ -35,8 +35,10 @@ def fold(text: str) -> str:
 class ImageSource(StrEnum):
     """Where a record's image lives, as far as the gallery may know."""
 
-    LOCAL = "local"  # a file inside the data folder (it may still be unreadable)
-    MISSING = "missing"  # the URL resolves inside the data folder but no file is there
+    # A file inside the data folder, by its URL: whether it is there (and readable) is
+    # learnt when it is read.
+    LOCAL = "local"
+    MISSING = "missing"  # no file to read: the URL names a folder (or the record is damaged)
     REMOTE = "remote"  # an http(s) URL: shown as a placeholder, never fetched
     OUTSIDE = "outside"  # the URL escapes the data folder (or is unusable): never read
 

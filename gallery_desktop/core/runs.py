@@ -11,7 +11,6 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -25,7 +24,6 @@ from gallery_desktop.core.records import (
     ImageSource,
     Run,
     RunResult,
-    RunRows,
     ScanImages,
     ScanReport,
     SkippedItem,
@@ -659,19 +657,8 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
                 pass  # read_run below says why
             else:
                 hit = index.hit(key, st.st_mtime_ns, st.st_size)
-                if hit is not None and hit[1] and isinstance(hit[0], RunRows):
-                    hit[0].images  # noqa: B018 - built now: its missing images are looked for
-                    if hit[0].damaged:  # the stored records were unusable: read the run
-                        hit = index.hit(key, st.st_mtime_ns, st.st_size)
                 if hit is not None:
-                    run, has_missing = hit
-                    if has_missing:
-                        stored = run.result() if isinstance(run, RunRows) else run
-                        fresh = _recheck_missing(stored, locator)
-                        if fresh is not stored:
-                            index.put(key, st.st_mtime_ns, st.st_size, fresh)
-                            run = fresh
-                    yield run
+                    yield hit[0]  # image files are not looked at: nothing to look for again
                     continue
         run_dir = make_child(runs_dir, name)
         if runs_are_real and not entry.is_symlink():
@@ -682,19 +669,6 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
         yield result
     if index is not None:
         index.retain(seen)
-
-
-def _recheck_missing(result: RunResult, locator: ImageLocator) -> RunResult:
-    """A cached run whose images were missing: look again, as they may have been written since."""
-    images = list(result.images)
-    changed = False
-    for i, image in enumerate(images):
-        if image.source is ImageSource.MISSING:
-            path, source = locator.resolve(image.image_url, result.run_dir)
-            if source is not image.source or path != image.image_path:
-                images[i] = image._replace(image_path=path, source=source)
-                changed = True
-    return replace(result, images=tuple(images)) if changed else result
 
 
 def scan_runs(data_dir: Path, favorites: FavoritesLookup | None = None, *,

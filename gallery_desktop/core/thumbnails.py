@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import stat
 from typing import cast
 
 from PIL import Image, UnidentifiedImageError
@@ -26,6 +27,7 @@ MAX_DECODE_BYTES: int = MAX_IMAGE_PIXELS * 4
 
 # The reason given when the file is not there (callers may look at the run again).
 FILE_NOT_FOUND = "file not found"
+NOT_A_FILE = "not a regular file"
 
 # Formats we let Pillow open. Anything else (EPS runs Ghostscript, PSD, FITS, ...) is
 # refused: the studio writes PNG/JPEG/WebP, and every extra parser is attack surface.
@@ -120,11 +122,14 @@ def decode_reduced(path: FilePath, edge: int) -> tuple[Image.Image, tuple[int, i
     if edge <= 0:
         raise ValueError(f"edge must be positive, got {edge}")
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
     except FileNotFoundError:
         raise ThumbnailError(FILE_NOT_FOUND) from None
     except OSError as err:
         raise ThumbnailError(f"cannot read file: {err.strerror or err}") from None
+    if not stat.S_ISREG(st.st_mode):  # a folder, or a FIFO that would hang the open
+        raise ThumbnailError(NOT_A_FILE)
+    size = st.st_size
     if size == 0:
         raise ThumbnailError("empty file (0 bytes)")
     try:

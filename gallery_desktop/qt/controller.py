@@ -16,7 +16,6 @@ from gallery_desktop.core.favorites import FavoritesStore
 from gallery_desktop.core.records import GalleryImage, ScanReport, SkippedItem
 from gallery_desktop.core.runs import NO_RUNS_FOLDER, RUNS_DIRNAME
 from gallery_desktop.core.thumbcache import ThumbnailCache
-from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.core.thumbprune import DEFAULT_BUDGET_BYTES, PruneResult, prune_cache
 from gallery_desktop.qt.favorites_service import FavoritesService
 from gallery_desktop.qt.model import GalleryModel
@@ -499,12 +498,6 @@ class GalleryController(QObject):
     @Slot(object, str)
     def _on_thumbnail_failed(self, path: str, reason: str) -> None:
         self.model.set_thumbnail_failed(path, reason)
-        if reason == FILE_NOT_FOUND:
-            # Deleted since its run was read (a warm start trusts the run index, and the
-            # watcher may have missed it): read the run again, so the row says "missing".
-            runs = {rec.run_id for rec in map(self.model.get, self.model.ids_of_path(path))
-                    if rec is not None}
-            self._scanner.refresh(runs)
         self._update_idle()
 
     # watcher
@@ -558,11 +551,11 @@ class GalleryController(QObject):
         """Catch what no event reported: a quiet re-scan, the favorites file read again,
         and the thumbnails on screen asked for again.
 
-        The re-scan looks at meta.json only: an image replaced while no watch saw it (before
-        the watches were armed, or when the watcher's queue overflowed, silently) would keep
-        its old thumbnail. The shown ones are asked for again at the lowest priority: the
-        disk cache is keyed by the file's mtime and size, so an unchanged file costs a cache
-        read and a changed one is new.
+        The re-scan looks at meta.json only: an image written or replaced while no watch saw
+        it (before the watches were armed, or when the watcher's queue overflowed, silently)
+        would keep its old thumbnail, or stay missing. The shown ones are asked for again at
+        the lowest priority: the disk cache is keyed by the file's mtime and size, so an
+        unchanged file costs a cache read and a changed one is new.
 
         Args:
             even_if_busy: re-scan even while the scanner works (the periodic check skips it:
@@ -572,7 +565,8 @@ class GalleryController(QObject):
             self._scanner.rescan(quiet=True)
         if self._service is not None:
             self._service.reload()
+        model = self.model
         for path in self._visible_paths:
-            if self.model.has_thumbnail(path):
+            if model.has_thumbnail(path) or model.thumbnail_failed(path):
                 self._loader.request(path, priority=-1)
         self._update_idle()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from gallery_desktop.core.paths import OUTSIDE_REASON, lies_inside, real_root
 from gallery_desktop.core.records import FilePath
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND, NOT_A_FILE
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,23 @@ def read_image(path: FilePath, allocation_limit_mb: int = ALLOCATION_LIMIT_MB,
     if not lies_inside(path, root):
         log.warning("could not load %s: %s", path, OUTSIDE_REASON)
         return QImage(), OUTSIDE_REASON
+    try:
+        is_file = stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return QImage(), FILE_NOT_FOUND
+    except OSError as err:
+        return QImage(), f"cannot read file: {err.strerror or err}"
+    if not is_file:  # a folder, or a FIFO whose open would hang this thread
+        return QImage(), NOT_A_FILE
     reader = QImageReader(os.fspath(path))
     reader.setAutoTransform(True)
     reader.setAllocationLimit(allocation_limit_mb)
     image = reader.read()
     if image.isNull():
-        reason = reader.errorString() or "unknown error"
+        if reader.error() is QImageReader.ImageReaderError.FileNotFoundError:
+            reason = FILE_NOT_FOUND  # deleted since the check above
+        else:
+            reason = reader.errorString() or "unknown error"
         log.info("could not load %s: %s", path, reason)
         return image, reason
     return image, ""

@@ -26,6 +26,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunRows
 from gallery_desktop.core.runs import is_inline_image, short_url
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, SortMode, ThumbState
 
 log = logging.getLogger(__name__)
@@ -692,9 +693,12 @@ class GalleryModel(QAbstractListModel):
                                    ImageRole.THUMB_ERROR])
 
     def set_thumbnail_failed(self, path: str, reason: str) -> None:
-        """Slot for an image that could not be decoded: the broken placeholder shows."""
+        """Slot for an image that could not be decoded: the broken placeholder shows (the
+        missing one when the reason is ``FILE_NOT_FOUND``)."""
         if path not in self._id_by_path:
             return
+        if self._broken.get(path) == reason:
+            return  # asked again (the periodic look): nothing to repaint
         self._pixmaps.pop(path)
         self._broken[path] = reason
         self._emit_for_path(path, [Qt.ItemDataRole.DecorationRole, ImageRole.THUMB_STATE,
@@ -716,6 +720,10 @@ class GalleryModel(QAbstractListModel):
     def has_thumbnail(self, path: str) -> bool:
         """Whether a pixmap for ``path`` is at hand."""
         return path in self._pixmaps
+
+    def thumbnail_failed(self, path: str) -> bool:
+        """Whether ``path`` has no thumbnail for a reason (missing, or cannot be read)."""
+        return path in self._broken
 
     def needs_thumbnail(self, row: int) -> str | None:
         """The path to decode for ``row``, or None when it has a pixmap or nothing to load."""
@@ -768,8 +776,10 @@ class GalleryModel(QAbstractListModel):
             return ThumbState.MISSING
         if path in self._pixmaps:
             return ThumbState.READY
-        if path in self._broken:
-            return ThumbState.BROKEN
+        reason = self._broken.get(path)
+        if reason is not None:
+            # A scan does not look at image files: a missing one is learnt from its thumbnail.
+            return ThumbState.MISSING if reason == FILE_NOT_FOUND else ThumbState.BROKEN
         return ThumbState.LOADING
 
     def _key(self, rec: _Row) -> _Key:

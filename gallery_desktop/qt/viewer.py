@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.qt import icons
 from gallery_desktop.qt.actions import copy_selected_label_text
 from gallery_desktop.qt.icons import IconName
@@ -430,4 +431,7 @@ class ImageViewer(QDialog):
         if self._record is None or self._record.image_path != path:
             return
         self._image = QImage()
-        self._canvas.set_message(IconName.IMAGE_BROKEN, f"Can't read this image\n{reason}")
+        if reason == FILE_NOT_FOUND:
+            self._canvas.set_message(IconName.IMAGE_MISSING, f"Image missing\n{path}")
+        else:
+            self._canvas.set_message(IconName.IMAGE_BROKEN, f"Can't read this image\n{reason}")

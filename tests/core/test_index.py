@@ -44,7 +44,7 @@ def metas_opened(opened: list[Path]) -> list[str]:
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    """Three runs, one with a problem and one whose second image is missing."""
+    """Three runs, one with a problem and one whose second image file is not there."""
     data = tmp_path / "data"
     make_run(data, "run-a")
     make_run(data, "run-b", [{"index": 1, "finalImageUrl": "/data/runs/run-b/one.png"},
@@ -81,16 +81,13 @@ def test_save_and_load_round_trip(tmp_path: Path, data: Path) -> None:
     assert len(loaded) == 3  # run-c is stored too: its broken meta.json is not re-read either
     again = list(iter_runs(data, index=loaded))
     assert all(isinstance(run, RunRows) for run in again)
-    # Only runs with a missing image are built (to look for it again).
-    assert [run.built for run in again] == [run.images != () and any(
-        i.source is ImageSource.MISSING for i in run.images) for run in first]
+    assert not any(run.built for run in again)  # built when the grid shows them
     assert [run.result() if isinstance(run, RunRows) else run for run in again] == first
     # run-c's broken meta.json may be a write in progress: that survives the round trip.
     assert [r.run_id for r in again if r.incomplete] == ["run-c"]
     images = [i for r in again for i in r.images]
     assert {type(i.image_path) for i in images} == {str}
-    assert [i.source for i in images] == [ImageSource.LOCAL, ImageSource.MISSING,
-                                          ImageSource.LOCAL]
+    assert [i.source for i in images] == [ImageSource.LOCAL] * 3  # two.png is named only
     assert all(type(i.source) is ImageSource for i in images)
     assert any("topic is a number" in s.reason for r in again for s in r.skipped)
     assert not loaded.dirty  # nothing changed: nothing to write
@@ -174,17 +171,6 @@ def test_a_meta_json_dated_ahead_is_trusted(tmp_path: Path, opened_files: list[P
     opened_files.clear()
     assert len(scan_runs(data, index=index).images) == 1
     assert metas_opened(opened_files) == [] and not index.dirty
-
-
-def test_a_missing_image_that_appears_is_found_without_rereading(
-        tmp_path: Path, data: Path, opened_files: list[Path]) -> None:
-    index = RunIndex(tmp_path / "index.bin")
-    scan_runs(data, index=index)
-    make_image(data / "runs" / "run-b" / "two.png")
-    opened_files.clear()
-    report = scan_runs(data, index=index)
-    assert metas_opened(opened_files) == []
-    assert [i.source for i in report.images if i.run_id == "run-b"] == [ImageSource.LOCAL] * 2
 
 
 def test_deleted_runs_are_pruned_after_a_full_scan(tmp_path: Path, data: Path) -> None:
@@ -454,7 +440,7 @@ def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
     posts = [{"index": 1, "finalImageUrl": "a.png"},
              {"index": 2, "finalImageUrl": "sub/b.png"},
              {"index": 3, "finalImageUrl": "/data/shared/c.png"},
-             {"index": 4, "finalImageUrl": "sub"},  # a folder: missing
+             {"index": 4, "finalImageUrl": "sub"},  # a folder: reading it says so
              {"index": 5, "finalImageUrl": "gone.png"}]
     run_dir = make_run(data, "run-x", posts, images=False)
     make_image(run_dir / "a.png")
@@ -478,5 +464,5 @@ def test_images_beside_and_away_from_the_run_folder_survive_a_round_trip(
         (str(root / "runs" / "run-x" / "a.png"), ImageSource.LOCAL),
         (str(root / "runs" / "run-x" / "sub" / "b.png"), ImageSource.LOCAL),
         (str(root / "shared" / "c.png"), ImageSource.LOCAL),
-        (str(root / "runs" / "run-x" / "sub"), ImageSource.MISSING),
-        (str(root / "runs" / "run-x" / "gone.png"), ImageSource.MISSING)]
+        (str(root / "runs" / "run-x" / "sub"), ImageSource.LOCAL),
+        (str(root / "runs" / "run-x" / "gone.png"), ImageSource.LOCAL)]

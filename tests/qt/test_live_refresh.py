@@ -306,6 +306,46 @@ def test_the_periodic_rescan_catches_an_image_replaced_while_events_were_lost(
         controller.shutdown()
 
 
+def missing_then_written(qtbot, controller: GalleryController, data: Path) -> tuple[Path, int]:
+    """Open ``data`` with run 1's image not written yet; its row shown, and so "missing"."""
+    for n in range(3):
+        add_run(data, n)
+    (data / "runs" / run_id(1) / "slide-1.png").unlink()  # meta.json names it already
+    open_and_wait(qtbot, controller, data)
+    row = controller.proxy.map_from_model(controller.model.index_of(image_id(1))).row()
+    controller.set_visible_rows([row])
+    qtbot.waitUntil(lambda: controller.proxy.index(row, 0).data(ImageRole.THUMB_STATE)
+                    == ThumbState.MISSING, timeout=LIVE_TIMEOUT_MS)
+    return data / "runs" / run_id(1) / "slide-1.png", row
+
+
+def test_an_image_written_after_its_run_shows(qtbot, tmp_path: Path) -> None:
+    controller = GalleryController(tmp_path / "cache", watch_debounce_ms=50)
+    try:
+        path, row = missing_then_written(qtbot, controller, tmp_path / "data")
+        assert controller._watch.wait_armed(10)
+        make_image(path, color="#2980b9")
+        index = controller.proxy.index(row, 0)
+        qtbot.waitUntil(lambda: thumbnail_color(index).blue() > 150, timeout=LIVE_TIMEOUT_MS)
+        assert index.data(ImageRole.THUMB_STATE) == ThumbState.READY
+    finally:
+        controller.shutdown()
+
+
+def test_the_periodic_rescan_catches_an_image_written_while_events_were_lost(
+        qtbot, tmp_path: Path) -> None:
+    controller = GalleryController(tmp_path / "cache", rescan_interval_ms=300,
+                                   watch_debounce_ms=50)
+    try:
+        path, row = missing_then_written(qtbot, controller, tmp_path / "data")
+        controller._watch.stop()  # as a silent queue overflow would
+        make_image(path, color="#2980b9")
+        index = controller.proxy.index(row, 0)
+        qtbot.waitUntil(lambda: thumbnail_color(index).blue() > 150, timeout=LIVE_TIMEOUT_MS)
+    finally:
+        controller.shutdown()
+
+
 def test_selection_and_order_survive_live_changes(qtbot, live: Live) -> None:
     controller = live.controller
     proxy = controller.proxy

@@ -546,7 +546,8 @@ def test_the_viewer_shows_an_image_written_after_it_opened(qtbot, controller: Ga
              images=False, status="IMAGES")  # the studio writes meta.json first
     window = open_window(qtbot, controller, settings, data)
     viewer = window.open_viewer(window.view.model().index(0, 0))
-    assert viewer.canvas().message() == "Image missing"
+    qtbot.waitUntil(lambda: viewer.canvas().message().startswith("Image missing\n"),
+                    timeout=TIMEOUT)
     make_image(data / "runs" / run_id / "slide-1.png", size=(80, 60))
     qtbot.waitUntil(viewer.canvas().has_image, timeout=TIMEOUT)
     assert viewer.image().width() == 80

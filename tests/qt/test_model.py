@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.qt.model import MIME_IMAGE_IDS, GalleryModel, short_title
 from gallery_desktop.qt.roles import ImageRole, SortMode, ThumbState
 
@@ -243,11 +244,28 @@ def test_an_edited_caption_keeps_the_thumbnail(qtbot, model: GalleryModel) -> No
     assert index.data() == "Rewritten"
 
 
-def test_a_file_that_appears_is_loaded_again(qtbot, model: GalleryModel) -> None:
+def test_a_file_not_there_shows_as_missing_until_it_appears(qtbot, model: GalleryModel) -> None:
+    # A scan names image files without looking at them: a missing one is learnt from its
+    # thumbnail, and shown as missing (not as broken) with its path.
     model.insert_images([rec(1, source=ImageSource.LOCAL)])
-    model.set_thumbnail_failed(rec(1).image_path, "file not found")
+    path = rec(1).image_path
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+    model.set_thumbnail_failed(path, FILE_NOT_FOUND)
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.MISSING
+    assert f"Image missing: {path}" in model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.thumbnail_failed(path) and model.needs_thumbnail(0) is None
+    with qtbot.assertNotEmitted(model.dataChanged):
+        model.set_thumbnail_failed(path, FILE_NOT_FOUND)  # asked again: nothing to repaint
+    model.set_thumbnail_failed(path, "cannot identify image file")  # there now, but bad
     assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.BROKEN
-    model.update_image(rec(1, source=ImageSource.MISSING))
+    with qtbot.waitSignal(model.dataChanged):
+        assert model.invalidate_thumbnail(path)  # the watcher saw the file written
+    assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
+    assert model.needs_thumbnail(0) == path and not model.thumbnail_failed(path)
+
+
+def test_a_row_that_comes_to_name_a_file_is_loaded(qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1, source=ImageSource.MISSING)])  # its URL named a folder
     assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.MISSING
     with qtbot.waitSignal(model.dataChanged) as blocker:
         model.update_image(rec(1, source=ImageSource.LOCAL))

@@ -171,7 +171,9 @@ def test_missing_and_unreadable_images_show_why(qtbot, viewer: ImageViewer,
                                                 proxy: GalleryProxy) -> None:
     rows = {proxy.index(r, 0).data(ImageRole.IMAGE_ID): r for r in range(proxy.rowCount())}
     viewer.open_row(rows[f"img_{RUN_B}_slide-2"])
-    assert viewer.canvas().message() == "Image missing"
+    path = proxy.index(rows[f"img_{RUN_B}_slide-2"], 0).data(ImageRole.RECORD).image_path
+    qtbot.waitUntil(lambda: viewer.canvas().message() == f"Image missing\n{path}",
+                    timeout=10000)
     viewer.open_row(rows[f"img_{RUN_B}_slide-3"])
     qtbot.waitUntil(lambda: viewer.canvas().message().startswith("Can't read"), timeout=10000)
     assert not viewer.canvas().has_image()

@@ -16,6 +16,7 @@ import pytest
 from gallery_desktop.core.errors import ThumbnailError
 from gallery_desktop.core.favorites import FavoritesStore
 from gallery_desktop.core.index import RunIndex
+from gallery_desktop.core.paths import OUTSIDE_REASON, lies_inside, real_root
 from gallery_desktop.core.records import GalleryImage, ImageSource, ScanReport
 from gallery_desktop.core.runs import scan_runs
 from gallery_desktop.core.thumbnails import load_thumbnail
@@ -130,9 +131,13 @@ def full_pass(opened_files: list[Path], tmp_path: Path) -> FullPass:
         assert warm.images == cold.images
         assert warm.skipped == cold.skipped
         result = PassResult(cold, favorites_problem=store.problem)
+        root = real_root(data_dir)
         for image in cold.images:
             if image.source is ImageSource.LOCAL:
                 assert image.image_path is not None
+                if not lies_inside(image.image_path, root):  # as the app's thumbnailer checks
+                    result.thumbs[image.id] = OUTSIDE_REASON
+                    continue
                 try:
                     result.thumbs[image.id] = load_thumbnail(image.image_path, THUMB_EDGE).size
                 except ThumbnailError as err:

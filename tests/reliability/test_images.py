@@ -17,9 +17,10 @@ import pytest
 from PIL import Image
 from PySide6.QtGui import QImage
 
+from gallery_desktop.core.paths import OUTSIDE_REASON
 from gallery_desktop.core.records import ImageSource
 from gallery_desktop.core.thumbcache import ThumbnailCache
-from gallery_desktop.core.thumbnails import MAX_IMAGE_PIXELS
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND, MAX_IMAGE_PIXELS, NOT_A_FILE
 from gallery_desktop.qt.qimage_convert import qimage_to_pil
 from gallery_desktop.qt.thumbnails import ThumbnailLoader
 from tests.factories import make_image
@@ -189,7 +190,8 @@ CASES = [
          (128, 90), check=pixel_is((64, 45), (200, 200, 200), 2)),
     Case("bomb-progressive.jpg", lambda: progressive_jpeg_claiming(13_000, 13_000),
          reason="image too large to decode safely (13000x13000 pixels, progressive JPEG)"),
-    Case("a-folder.png", lambda: b"", reason="cannot read file: Is a directory"),
+    Case("a-folder.png", lambda: b"", reason=NOT_A_FILE),
+    Case("a-fifo.png", lambda: b"", reason=NOT_A_FILE),  # opening it would hang a worker
 ]
 
 
@@ -197,6 +199,8 @@ def write_case(folder: Path, case: Case) -> Path:
     path = folder / case.name
     if case.name == "a-folder.png":
         path.mkdir(parents=True)
+    elif case.name == "a-fifo.png":
+        os.mkfifo(path)
     else:
         path.write_bytes(case.data())
     return path
@@ -232,10 +236,8 @@ def test_each_image_is_shown_or_shown_broken_with_its_reason(tmp_path: Path,
     make_image(run_dir / "after.png")
     result = full_pass(data)
     image_id = f"img_{RUN}_slide-1"
-    expected_source = ImageSource.MISSING if case.name == "a-folder.png" else ImageSource.LOCAL
-    assert result.image(image_id).source is expected_source
-    if expected_source is ImageSource.LOCAL:
-        assert_outcome(case, result.thumbs[image_id])
+    assert result.image(image_id).source is ImageSource.LOCAL  # the scan names files only
+    assert_outcome(case, result.thumbs[image_id])
     assert result.thumbs[f"img_{RUN}_slide-2"] == (64, 48)  # the next image is unaffected
 
 
@@ -383,13 +385,17 @@ def test_no_image_url_ever_opens_a_file_outside_the_data_folder(
     result = full_pass(data)  # asserts nothing outside the data folder was opened
     shown = {name: result.image(f"img_{RUN}_slide-{i}")
              for i, name in enumerate(urls, 1)}
-    assert {n for n, i in shown.items() if i.image_path is not None} == {"double-encoded"}
-    assert shown["double-encoded"].source is ImageSource.MISSING  # a literal "%2e%2e" folder
+    # A literal "%2e%2e" folder inside (not there), and a file that links out: both named,
+    # and reading them finds nothing, or refuses the link before opening it.
+    named = {"double-encoded", "symlink-file"}
+    assert {n for n, i in shown.items() if i.image_path is not None} == named
+    assert {shown[n].source for n in named} == {ImageSource.LOCAL}
+    assert result.thumbs == {shown["double-encoded"].id: FILE_NOT_FOUND,
+                             shown["symlink-file"].id: OUTSIDE_REASON}
     assert shown["remote"].source is ImageSource.REMOTE
     assert shown["scheme-less-host"].source is ImageSource.REMOTE
     outside = {n for n, i in shown.items() if i.source is ImageSource.OUTSIDE}
-    assert outside == set(urls) - {"double-encoded", "remote", "scheme-less-host"}
-    assert result.thumbs == {}  # not one of them was decoded
+    assert outside == set(urls) - named - {"remote", "scheme-less-host"}
     # The linked run folder leads outside too: skipped, never read.
     assert "run folder links outside the data folder" in result.reasons
     assert not any(str(p).startswith(str(outside_dir)) for p in result.opened)

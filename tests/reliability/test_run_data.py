@@ -14,6 +14,7 @@ import pytest
 import gallery_desktop.core.runs as runs_module
 from gallery_desktop.core.records import ImageSource
 from gallery_desktop.core.runs import MAX_META_BYTES, iter_runs, scan_runs
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from tests.factories import make_image
 from tests.reliability.conftest import GOOD_RUN, FullPass, good_run, record
 
@@ -133,8 +134,8 @@ def test_a_50_mb_meta_json_is_read_and_every_post_shown(data: Path, full_pass: F
     assert len(result.ids) == 5_001 and result.ids[-1] == GOOD_ID
     assert result.ids[:3] == [f"img_{RUN}_slide-{i}" for i in (1, 2, 3)]
     assert result.image(f"img_{RUN}_slide-5000").prompt == f"5000 {filler}"
-    sources = [i.source for i in result.report.images[:5_000]]
-    assert sources.count(ImageSource.LOCAL) == 1 and sources.count(ImageSource.MISSING) == 4_999
+    thumbs = [result.thumbs[i.id] for i in result.report.images[:5_000]]
+    assert thumbs[0] == (64, 48) and set(thumbs[1:]) == {FILE_NOT_FOUND}  # 4,999 not there
     record("run_data", meta_json_bytes_read=size)
 
 
@@ -359,10 +360,12 @@ def test_very_long_names(data: Path, full_pass: FullPass) -> None:
     result = full_pass(data)
     images = [i for i in result.report.images if i.run_id == run_id]
     assert [(i.slide_id, i.source) for i in images] == [
-        ("slide-1", ImageSource.LOCAL), ("slide-2", ImageSource.MISSING),
-        ("slide-3", ImageSource.MISSING), ("slide-4", ImageSource.MISSING),
+        ("slide-1", ImageSource.LOCAL), ("slide-2", ImageSource.LOCAL),
+        ("slide-3", ImageSource.LOCAL), ("slide-4", ImageSource.LOCAL),
         ("slide-5", ImageSource.OUTSIDE)]
     assert result.thumbs[f"img_{run_id}_slide-1"] == (64, 48)
+    for i in (2, 3, 4):  # named as written; reading them says why not
+        assert result.thumbs[f"img_{run_id}_slide-{i}"] == "cannot read file: File name too long"
     # The 35,005-character URL is named by its ends and its length.
     head, cut, tail = result.reasons.partition("…")
     assert head.startswith("posts[4] image URL '%2e%2e/%2e%2e/") and cut
