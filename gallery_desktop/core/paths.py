@@ -26,6 +26,12 @@ _UNSAFE = frozenset("%?#\\\x00")
 _NOT_NAMES = ("", ".", "..")
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether the last part of a URL path is a file name as it stands: not empty, "." or
+    "..", and nothing to decode, strip or escape (no "%", "?", "#", backslash or NUL)."""
+    return name not in _NOT_NAMES and _UNSAFE.isdisjoint(name)
+
+
 def _child_path(parent: Path, name: str) -> Path:
     return parent / name
 
@@ -78,6 +84,15 @@ class ImageLocator:
         if parent == self._runs_str:
             self._server_dirs[_RUNS_PREFIX + name] = real
 
+    def server_folder(self, run_id: str) -> tuple[str, str] | None:
+        """For a run folder this locator was told of (``add_run_dir``): the URL prefix of
+        its files, ``"/data/runs/<runId>/"``, and the folder (with a trailing separator) a
+        ``is_plain_name`` after that prefix names a file in, as ``resolve`` would."""
+        folder = self._server_dirs.get(_RUNS_PREFIX + run_id)
+        if folder is None:
+            return None
+        return _RUNS_PREFIX + run_id + "/", folder if folder.endswith(os.sep) else folder + os.sep
+
     def resolve(self, url: str, run_dir: Path) -> tuple[str | None, ImageSource]:
         """Map one image URL to a file inside the data folder; see ``resolve_image_url``."""
         if url.__class__ is str and url.startswith(_RUNS_PREFIX):
@@ -85,7 +100,7 @@ class ImageLocator:
             # has been told about, without the general checks.
             head, _, name = url.rpartition("/")
             known = self._server_dirs.get(head)
-            if known is not None and name not in _NOT_NAMES and _UNSAFE.isdisjoint(name):
+            if known is not None and is_plain_name(name):
                 return self._file_in(known, name)
         return self._resolve(url, run_dir)
 

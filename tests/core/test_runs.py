@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -674,3 +675,102 @@ def test_ids_two_runs_make_alike_are_found_from_the_run_ids(tmp_path: Path, seed
         made += [f"img_{run_id}_{s}" for s in slides]
     shown = [i.id for i in scan_runs(tmp_path).images]
     assert sorted(shown) == sorted(set(made))
+
+
+# --- The plain reading agrees with the careful one -------------------------------------------
+
+
+_ABSENT = object()
+
+
+def _pick(rng: random.Random, *choices: Any) -> Any:
+    return choices[rng.randrange(len(choices))]
+
+
+def _random_meta(rng: random.Random, run_id: str, other: str) -> dict[str, Any]:
+    """A meta.json that is mostly as the studio writes it, with now and then a field of
+    the wrong type, a repeated id or a URL of another kind."""
+    def text(good: str) -> Any:
+        return good if rng.random() < 0.96 else _pick(rng, None, _ABSENT, "", 3, ["x"], True)
+
+    def url(n: int) -> Any:
+        if rng.random() < 0.9:
+            return f"/data/runs/{run_id}/slide-{n}.png"
+        return _pick(rng, f"slide-{n}.png", "", None, _ABSENT, 5, "https://cdn.example/a.png",
+                     "/data/../outside.png", f"/data/runs/{other}/slide-1.png",
+                     f"/data/runs/{run_id}/sub/a.png", f"/data/runs/{run_id}/a%20b.png",
+                     f"/data/runs/{run_id}/", f"/data/runs/{run_id}/..", "data:image/png;x",
+                     f"/data/runs/{run_id}/a.png?v=2", f"data/runs/{run_id}/slide-{n}.png")
+
+    def mom(n: int) -> Any:
+        if rng.random() < 0.5:
+            return _ABSENT
+        if rng.random() < 0.8:
+            return {"id": text(f"slide-{n}"), "caption": text("c"), "hook": text("h"),
+                    "imagePrompt": text("p"), "overlayTitle": text("t"),
+                    "overlaySubtitle": text("s")}
+        return _pick(rng, None, {}, {"id": 5}, {"id": True}, {"id": 0}, {"id": ""}, "x", [], 0)
+
+    def post(n: int) -> Any:
+        if rng.random() < 0.03:
+            return _pick(rng, None, 3, [], "post")
+        return {"index": n if rng.random() < 0.88 else _pick(
+                    rng, _ABSENT, None, str(n), "", 2.0, True, [1], -1, 1),
+                "text": text("t"), "imagePrompt": text("p"), "finalImageUrl": url(n),
+                "rawImageUrl": url(n), "scheduledDate": text("2025-11-28"), "momPost": mom(n)}
+
+    meta = {"createdAt": _pick(rng, "2025-11-26T06:54:47.200Z", "2025-11-26") if rng.random()
+            < 0.9 else _pick(rng, "garbage", 17, None, _ABSENT),
+            "mode": _pick(rng, "studio", "mommarketing") if rng.random() < 0.9 else text("x"),
+            "count": _pick(rng, 3, 1) if rng.random() < 0.9 else _pick(
+                rng, "3", None, True, 2.5, _ABSENT, -1),
+            "topic": text("topic"), "status": text("DONE"),
+            "momConfig": {"aspectRatio": text("4:5"), "model": text("m"),
+                          "audience": text("a"), "imageModel": text("i"),
+                          "stylePreset": text("s")} if rng.random() < 0.9 else _pick(
+                              rng, None, _ABSENT, "x", [], {}),
+            "posts": [post(n) for n in range(1, rng.randrange(0, 5) + 1)]
+            if rng.random() < 0.97 else _pick(rng, None, {}, "posts")}
+
+    def prune(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: prune(v) for k, v in value.items() if v is not _ABSENT}
+        if isinstance(value, list):
+            return [prune(v) for v in value]
+        return value
+
+    return prune(meta)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_plain_reading_gives_what_the_careful_one_does(
+        tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    run_ids = [f"2025-11-{1 + i % 28:02d}T06-54-47-{i:03d}Z" for i in range(250)]
+    for run_id in run_ids:
+        meta = _random_meta(rng, run_id, rng.choice(run_ids))
+        make_run(tmp_path, run_id, raw=meta)
+        for n in range(1, 4):
+            if rng.random() < 0.7:
+                make_image(tmp_path / "runs" / run_id / f"slide-{n}.png")
+    plain_taken: list[bool] = []
+    real_plain = runs_module._MetaReader._plain_images
+
+    def counted(self: Any, meta: dict[str, Any], mtime: float) -> Any:
+        images = real_plain(self, meta, mtime)
+        plain_taken.append(images is not None)
+        return images
+
+    monkeypatch.setattr(runs_module._MetaReader, "_plain_images", counted)
+    fast = scan_runs(tmp_path)
+    # About half the runs are plain: the test compares both readings on many.
+    assert 0.3 < sum(plain_taken) / len(plain_taken) < 0.9, sum(plain_taken)
+    monkeypatch.setattr(runs_module._MetaReader, "_plain_images", lambda *_: None)
+    careful = scan_runs(tmp_path)
+    assert list(fast.images) == list(careful.images)
+    assert fast.skipped == careful.skipped
+    for run_id in run_ids[:20]:  # parse_run knows no run folder up front: the general URLs
+        monkeypatch.setattr(runs_module._MetaReader, "_plain_images", real_plain)
+        one = parse_run(tmp_path / "runs" / run_id, tmp_path)
+        monkeypatch.setattr(runs_module._MetaReader, "_plain_images", lambda *_: None)
+        assert one == parse_run(tmp_path / "runs" / run_id, tmp_path)
