@@ -6,11 +6,12 @@ import codecs
 import gc
 import json
 import logging
+import math
 import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -53,6 +54,7 @@ _RUN_ID_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)(?:-(\d
 # json.loads joins escaped surrogate pairs, so any surrogate left in a string is a lone one.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_PARSED = object()
+_LONG_DIGITS = re.compile(rb"\d{19}")
 _NOT_UTF8 = "folder name is not valid UTF-8, so its images would have no stable id"
 
 
@@ -204,6 +206,8 @@ _IMAGE_FIELDS = (
     "style_preset", "hook", "overlay_title", "overlay_subtitle", "scheduled_date")
 _TEXT_TYPES = frozenset((str, type(None)))
 _PLAIN_COUNTS = frozenset((int, type(None)))
+_PLAIN_CONFIGS = frozenset((dict, type(None)))
+_NOTHING: dict[str, Any] = {}
 _POST_KEYS = ("finalImageUrl", "rawImageUrl", "imagePrompt", "text", "scheduledDate")
 _MOM_KEYS = ("imagePrompt", "caption", "hook", "overlayTitle", "overlaySubtitle")
 _META_KEYS = ("mode", "topic", "status")
@@ -245,7 +249,10 @@ def _js_number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits: JavaScript's Infinity
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -258,6 +265,8 @@ def _js_number_text(number: float) -> str:
     """A number as JavaScript prints it in a template string (3.0 -> "3")."""
     if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
         return str(int(number))
+    if number in (math.inf, -math.inf):
+        return "Infinity" if number > 0 else "-Infinity"
     return str(number)
 
 
@@ -334,12 +343,12 @@ class _MetaReader:
         posts, mode, topic, status = get("posts"), get("mode"), get("topic"), get("status")
         config, created_raw = get("momConfig"), get("createdAt")
         count: int | None = get("count")
-        if (posts.__class__ is not list or config.__class__ is not dict
+        if (posts.__class__ is not list or config.__class__ not in _PLAIN_CONFIGS
                 or count.__class__ not in _PLAIN_COUNTS
                 or not _TEXT_TYPES.issuperset((mode.__class__, topic.__class__,
                                                status.__class__))):
             return None
-        cget = config.get
+        cget = config.get if config is not None else _NOTHING.get
         aspect, model, audience, image_model, style = (
             cget("aspectRatio"), cget("model"), cget("audience"), cget("imageModel"),
             cget("stylePreset"))
@@ -356,8 +365,8 @@ class _MetaReader:
                     created_ts)
         shared_b = (status, mode, image_model, style)
         locator = self.locator
-        served = locator.server_folder(run_id)
-        url_prefix, folder = served if served is not None else ("\0", "")  # "\0": no URL
+        # Where "/data/runs/<runId>/<name>" names files, when the scan registered the folder.
+        url_prefix, folder = locator.server_folder(run_id) or ("", "")
         skip = len(url_prefix)
         id_prefix = f"img_{run_id}_"
         images: list[GalleryImage] = []
@@ -402,7 +411,7 @@ class _MetaReader:
                 else:
                     return None
             name = url[skip:]
-            if url.startswith(url_prefix) and "/" not in name and is_plain_name(name):
+            if skip and url.startswith(url_prefix) and "/" not in name and is_plain_name(name):
                 path: str | None = folder + name
                 source = ImageSource.LOCAL
             else:
@@ -563,12 +572,16 @@ class _RunReader:
         # The web server's JSON.parse would reject a UTF-8 BOM; a BOM is an editor's doing,
         # not another document, so we accept it.
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
-        try:
-            # orjson parses a studio's meta.json in about half the time json does. It takes
-            # only strict UTF-8 without lone surrogates, so no string needs checking.
-            meta, check_chars = orjson.loads(body), False
-        except orjson.JSONDecodeError:
-            meta = _NOT_PARSED  # what orjson refuses, json says why (or reads: NaN, "\ud800")
+        # orjson parses a studio's meta.json in about half the time json does. It takes only
+        # strict UTF-8 without lone surrogates, so no string needs checking. What it refuses,
+        # json says why (or reads: NaN, "\ud800"). It reads an integer beyond 64 bits as a
+        # float, where json keeps it exact (an index is printed into an image id): a file
+        # with a run of 19 digits goes to json as well.
+        meta: Any = _NOT_PARSED
+        check_chars = False
+        if _LONG_DIGITS.search(body) is None:
+            with suppress(orjson.JSONDecodeError):
+                meta = orjson.loads(body)
         try:
             if meta is _NOT_PARSED:
                 text = body.decode()  # strict UTF-8 (no encoded surrogates)

@@ -286,6 +286,30 @@ def test_json_only_pythons_parser_reads_still_gives_the_run(tmp_path: Path) -> N
     assert not result.skipped
 
 
+def test_integers_beyond_64_bits_keep_their_digits_and_never_stop_the_scan(
+        tmp_path: Path) -> None:
+    big = 10 ** 29
+    huge = 10 ** 400  # more than a double holds: JavaScript reads it as Infinity
+    raw = json.dumps({"count": huge, "mode": "studio", "posts": [
+        {"index": big, "finalImageUrl": "a.png"},
+        {"index": 2, "finalImageUrl": "b.png", "momPost": {"id": huge}},
+        {"index": 3, "finalImageUrl": "c.png", "momPost": {"id": -huge}}]}).encode()
+    result = parse_run(make_run(tmp_path, RUN_ID, raw=raw), tmp_path)
+    # An id is a heart's key: the index is printed with every digit, as it always was.
+    assert [i.slide_id for i in result.images] == [f"slide-{big}", "Infinity", "-Infinity"]
+    assert {i.composition for i in result.images} == {"slideshow"}
+    assert not result.skipped
+
+
+def test_a_url_that_starts_with_nul_is_outside(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, RUN_ID, [{"index": 1, "finalImageUrl": "\u0000a.png"}],
+                       momConfig={"model": "m"})  # a run as plain as the studio's
+    for result in (parse_run(run_dir, tmp_path), scan_runs(tmp_path)):
+        image = only(result)
+        assert (image.source, image.image_path) == (ImageSource.OUTSIDE, None)
+        assert "points outside the data folder" in " ".join(s.reason for s in result.skipped)
+
+
 @pytest.mark.parametrize(("posts", "reason"), [
     ({"index": 1}, "posts is an object, not a list"),
     ("posts", "posts is text, not a list"),
@@ -700,7 +724,8 @@ def _random_meta(rng: random.Random, run_id: str, other: str) -> dict[str, Any]:
                      "/data/../outside.png", f"/data/runs/{other}/slide-1.png",
                      f"/data/runs/{run_id}/sub/a.png", f"/data/runs/{run_id}/a%20b.png",
                      f"/data/runs/{run_id}/", f"/data/runs/{run_id}/..", "data:image/png;x",
-                     f"/data/runs/{run_id}/a.png?v=2", f"data/runs/{run_id}/slide-{n}.png")
+                     f"/data/runs/{run_id}/a.png?v=2", f"data/runs/{run_id}/slide-{n}.png",
+                     "\x00a.png", f"{run_id}/slide-{n}.png")
 
     def mom(n: int) -> Any:
         if rng.random() < 0.5:
