@@ -28,7 +28,8 @@ BACKUP_COUNT = 5
 FILE_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # The distributions whose versions a crash report names (the app's own comes first).
-REPORTED_PACKAGES = ("gallery-desktop", "PySide6-Essentials", "Pillow", "watchdog", "filelock")
+REPORTED_PACKAGES = ("gallery-desktop", "PySide6-Essentials", "Pillow", "watchdog", "filelock",
+                     "orjson")
 
 _OURS = "_gallery_desktop_handler"  # marks the handlers set up here, so a second call replaces them
 _fault_file: IO[str] | None = None  # kept open for faulthandler for the life of the process

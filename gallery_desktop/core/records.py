@@ -38,7 +38,8 @@ class ImageSource(StrEnum):
     # A file inside the data folder, by its URL: whether it is there (and readable) is
     # learnt when it is read.
     LOCAL = "local"
-    MISSING = "missing"  # no file to read: the URL names a folder (or the record is damaged)
+    # No file to read: the URL ends in a folder's name ("a/"), or the record was damaged.
+    MISSING = "missing"
     REMOTE = "remote"  # an http(s) URL: shown as a placeholder, never fetched
     OUTSIDE = "outside"  # the URL escapes the data folder (or is unusable): never read
 

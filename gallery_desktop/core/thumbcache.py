@@ -51,10 +51,11 @@ def cache_key(path: FilePath, edge: int) -> str | None:
     The key covers the absolute path, ``st_mtime_ns``, ``st_size`` and ``edge``, so a
     changed source has a new key: a stale entry is simply never looked up again.
 
-    The path is made absolute, not resolved: the scanner hands out paths with their
-    symlinks already followed, and resolving again costs an ``lstat`` per path component
-    on every thumbnail (a key took ~50 us that way, ~7 us now). Two spellings of one
-    file through a symlink get two entries; staleness still follows the file itself.
+    The path is made absolute, not resolved: the scanner hands out paths with the symlinks
+    of their folders followed (a file that is itself a link keeps its own name), and
+    resolving again costs an ``lstat`` per path component on every thumbnail (a key took
+    ~50 us that way, ~7 us now). Two spellings of one file through a symlink get two
+    entries; staleness still follows the file itself.
 
     Args:
         path: The source image.

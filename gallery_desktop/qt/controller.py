@@ -555,7 +555,9 @@ class GalleryController(QObject):
         it (before the watches were armed, or when the watcher's queue overflowed, silently)
         would keep its old thumbnail, or stay missing. The shown ones are asked for again at
         the lowest priority: the disk cache is keyed by the file's mtime and size, so an
-        unchanged file costs a cache read and a changed one is new.
+        unchanged file costs a cache read and a changed one is new; a missing one costs a
+        stat. (One that could not be decoded is not tried again every time: events say when
+        it changes.)
 
         Args:
             even_if_busy: re-scan even while the scanner works (the periodic check skips it:
@@ -567,6 +569,6 @@ class GalleryController(QObject):
             self._service.reload()
         model = self.model
         for path in self._visible_paths:
-            if model.has_thumbnail(path) or model.thumbnail_failed(path):
+            if model.has_thumbnail(path) or model.thumbnail_missing(path):
                 self._loader.request(path, priority=-1)
         self._update_idle()

@@ -304,11 +304,17 @@ class GalleryModel(QAbstractListModel):
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         """File URLs and paths of the local images, their ids, and a decoded image if one is
-        at hand (the thumbnail: never a read from disk here)."""
+        at hand (the thumbnail: never a read from disk here).
+
+        A file whose thumbnail failed is not handed over: it is not there, not an image, or
+        a link out of the data folder, which no drop elsewhere may read through us.
+        """
         rows = sorted({i.row() for i in indexes if i.isValid()})
         recs = [self._full(r) for r in rows]
+        broken = self._broken
         local = [r.image_path for r in recs
-                 if r.source is ImageSource.LOCAL and r.image_path is not None]
+                 if r.source is ImageSource.LOCAL and r.image_path is not None
+                 and r.image_path not in broken]
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(p) for p in local])
         mime.setText("\n".join(local))
@@ -721,9 +727,9 @@ class GalleryModel(QAbstractListModel):
         """Whether a pixmap for ``path`` is at hand."""
         return path in self._pixmaps
 
-    def thumbnail_failed(self, path: str) -> bool:
-        """Whether ``path`` has no thumbnail for a reason (missing, or cannot be read)."""
-        return path in self._broken
+    def thumbnail_missing(self, path: str) -> bool:
+        """Whether the file ``path`` was not there when its thumbnail was made."""
+        return self._broken.get(path) == FILE_NOT_FOUND
 
     def needs_thumbnail(self, row: int) -> str | None:
         """The path to decode for ``row``, or None when it has a pixmap or nothing to load."""

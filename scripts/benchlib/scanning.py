@@ -36,6 +36,29 @@ def floor_read_json(runs_dir: Path) -> int:
     return posts
 
 
+def floor_read_orjson(runs_dir: Path) -> int:
+    """``floor_read_json`` with orjson, the parser the app's scan uses (for reference).
+
+    Returns:
+        The number of posts seen.
+    """
+    import orjson
+
+    posts = 0
+    with os.scandir(runs_dir) as entries:
+        for entry in entries:
+            if not entry.is_dir():
+                continue
+            try:
+                with open(os.path.join(entry.path, "meta.json"), "rb") as f:
+                    meta = orjson.loads(f.read())
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and isinstance(meta.get("posts"), list):
+                posts += len(meta["posts"])
+    return posts
+
+
 def floor_stat(runs_dir: Path) -> int:
     """The indexed-scan floor: list the runs folder and ``os.stat`` every meta.json.
 
@@ -101,29 +124,34 @@ def part_cold(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def part_warm(config: dict[str, Any]) -> dict[str, Any]:
-    """Warm passes, no index, interleaved with the read+json floor in the same process.
+    """Warm passes, no index, interleaved with the read+json floor (and, for reference, the
+    same loop with orjson) in the same process.
 
     Args:
         config: ``data_dir`` and ``repeat``.
 
     Returns:
-        ``scan_ns`` and ``floor_ns`` sample lists, ``images`` and ``posts`` as checks.
+        ``scan_ns``, ``floor_ns`` and ``orjson_floor_ns`` sample lists, ``images`` and
+        ``posts`` as checks.
     """
     data_dir = Path(config["data_dir"])
     runs_dir = data_dir / "runs"
-    posts = floor_read_json(runs_dir)  # warm the page cache for both
+    posts = floor_read_json(runs_dir)  # warm the page cache for all
+    if floor_read_orjson(runs_dir) != posts:
+        raise RuntimeError("the orjson floor saw other posts than the json one")
     images = _scan(data_dir)
-    scan_ns: list[int] = []
-    floor_ns: list[int] = []
+    samples: dict[str, list[int]] = {"scan": [], "floor": [], "orjson_floor": []}
+    passes = {"scan": (_scan, data_dir), "floor": (floor_read_json, runs_dir),
+              "orjson_floor": (floor_read_orjson, runs_dir)}
     for i in range(config["repeat"]):
-        # Alternate which goes first so that drift on a shared machine hits both alike.
-        order = ("floor", "scan") if i % 2 == 0 else ("scan", "floor")
+        # Alternate which goes first so that drift on a shared machine hits all alike.
+        order = ("floor", "scan", "orjson_floor") if i % 2 == 0 else (
+            "orjson_floor", "scan", "floor")
         for which in order:
-            if which == "scan":
-                scan_ns.append(_timed(_scan, data_dir)[0])
-            else:
-                floor_ns.append(_timed(floor_read_json, runs_dir)[0])
-    return {"scan_ns": scan_ns, "floor_ns": floor_ns, "images": images, "posts": posts}
+            fn, arg = passes[which]
+            samples[which].append(_timed(fn, arg)[0])
+    return {"scan_ns": samples["scan"], "floor_ns": samples["floor"],
+            "orjson_floor_ns": samples["orjson_floor"], "images": images, "posts": posts}
 
 
 def part_indexed(config: dict[str, Any]) -> dict[str, Any]:

@@ -156,6 +156,10 @@ def scan(ctx: Context) -> list[Figure]:
         _ms("scan_cold_ms", cold_label, cold["real"], cold["floor"], read_floor, None, None),
         _ms("scan_warm_ms", f"scan {runs}, warm, no index", warm["scan_ns"], warm["floor_ns"],
             read_floor, Goal.MAX_RATIO, 1.2),
+        _ms("scan_warm_orjson_ms", "  the same scan against the loop with orjson.loads "
+            "(the app's parser; informational)", warm["scan_ns"], warm["orjson_floor_ns"],
+            "scan (reference): the same loop with orjson.loads, the parser the app uses", None,
+            None),
         _ms("scan_indexed_ms", f"scan {runs}, warm, index in memory", idx["scan_ns"],
             idx["floor_ns"], stat_floor, Goal.MAX_RATIO, 2.0),
         _ms("scan_index_load_ms", "  index load from disk (alone)", idx["load_ns"], None,

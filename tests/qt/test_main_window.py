@@ -553,6 +553,20 @@ def test_the_viewer_shows_an_image_written_after_it_opened(qtbot, controller: Ga
     assert viewer.image().width() == 80
 
 
+def test_copy_image_is_offered_only_for_a_file_that_is_there(
+        qtbot, controller: GalleryController, settings: AppSettings, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run_id = "2025-11-26T06-54-47-200Z"
+    make_run(data, run_id, [{"index": 1, "finalImageUrl": f"/data/runs/{run_id}/slide-1.png"}],
+             images=False)  # meta.json names a file not written yet
+    window = open_window(qtbot, controller, settings, data)
+    window.view.setCurrentIndex(window.view.model().index(0, 0))
+    copy = window.actions_by_id["copyImageAction"]
+    qtbot.waitUntil(lambda: not copy.isEnabled(), timeout=TIMEOUT)  # its thumbnail: missing
+    make_image(data / "runs" / run_id / "slide-1.png")
+    qtbot.waitUntil(copy.isEnabled, timeout=TIMEOUT)
+
+
 def test_the_viewer_shows_an_image_replaced_in_place(qtbot, window: MainWindow) -> None:
     index = window.view.model().index(0, 0)
     record = index.data(ImageRole.RECORD)

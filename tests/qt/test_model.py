@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QImage, QPixmap
 
+from gallery_desktop.core.paths import OUTSIDE_REASON
 from gallery_desktop.core.records import GalleryImage, ImageSource
 from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
 from gallery_desktop.qt.model import MIME_IMAGE_IDS, GalleryModel, short_title
@@ -253,7 +254,7 @@ def test_a_file_not_there_shows_as_missing_until_it_appears(qtbot, model: Galler
     model.set_thumbnail_failed(path, FILE_NOT_FOUND)
     assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.MISSING
     assert f"Image missing: {path}" in model.index(0).data(Qt.ItemDataRole.ToolTipRole)
-    assert model.thumbnail_failed(path) and model.needs_thumbnail(0) is None
+    assert model.thumbnail_missing(path) and model.needs_thumbnail(0) is None
     with qtbot.assertNotEmitted(model.dataChanged):
         model.set_thumbnail_failed(path, FILE_NOT_FOUND)  # asked again: nothing to repaint
     model.set_thumbnail_failed(path, "cannot identify image file")  # there now, but bad
@@ -261,7 +262,7 @@ def test_a_file_not_there_shows_as_missing_until_it_appears(qtbot, model: Galler
     with qtbot.waitSignal(model.dataChanged):
         assert model.invalidate_thumbnail(path)  # the watcher saw the file written
     assert model.index(0).data(ImageRole.THUMB_STATE) == ThumbState.LOADING
-    assert model.needs_thumbnail(0) == path and not model.thumbnail_failed(path)
+    assert model.needs_thumbnail(0) == path and not model.thumbnail_missing(path)
 
 
 def test_a_row_that_comes_to_name_a_file_is_loaded(qtbot, model: GalleryModel) -> None:
@@ -347,6 +348,17 @@ def test_mime_data_carries_file_urls_ids_and_image(qtbot, model: GalleryModel) -
     both = model.mimeData([model.index(0), model.index(1)])
     assert len(both.urls()) == 1  # the remote image has no file to hand over
     assert bytes(both.data(MIME_IMAGE_IDS).data()).decode().split() == [remote.id, rec(1).id]
+
+
+@pytest.mark.parametrize("reason", [FILE_NOT_FOUND, OUTSIDE_REASON, "not a regular file"])
+def test_a_file_whose_thumbnail_failed_is_not_handed_to_a_drop(
+        qtbot, model: GalleryModel, reason: str) -> None:
+    model.insert_images([rec(1), rec(2)])
+    model.set_thumbnail_failed(rec(1).image_path, reason)
+    mime = model.mimeData([model.index(0), model.index(1)])
+    assert [u.toLocalFile() for u in mime.urls()] == [rec(2).image_path]
+    assert mime.text() == rec(2).image_path
+    assert bytes(mime.data(MIME_IMAGE_IDS).data()).decode().split() == [rec(2).id, rec(1).id]
 
 
 def test_clear_resets(qtbot, model: GalleryModel) -> None:
