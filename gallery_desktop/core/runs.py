@@ -54,7 +54,6 @@ _RUN_ID_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)(?:-(\d
 # json.loads joins escaped surrogate pairs, so any surrogate left in a string is a lone one.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_PARSED = object()
-_LONG_DIGITS = re.compile(rb"\d{19}")
 _NOT_UTF8 = "folder name is not valid UTF-8, so its images would have no stable id"
 
 
@@ -574,14 +573,12 @@ class _RunReader:
         body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
         # orjson parses a studio's meta.json in about half the time json does. It takes only
         # strict UTF-8 without lone surrogates, so no string needs checking. What it refuses,
-        # json says why (or reads: NaN, "\ud800"). It reads an integer beyond 64 bits as a
-        # float, where json keeps it exact (an index is printed into an image id): a file
-        # with a run of 19 digits goes to json as well.
+        # json says why (or reads: NaN, "\ud800"). An integer beyond 64 bits it reads as a
+        # float, as the web studio's JSON.parse reads every number.
         meta: Any = _NOT_PARSED
         check_chars = False
-        if _LONG_DIGITS.search(body) is None:
-            with suppress(orjson.JSONDecodeError):
-                meta = orjson.loads(body)
+        with suppress(orjson.JSONDecodeError):
+            meta = orjson.loads(body)
         try:
             if meta is _NOT_PARSED:
                 text = body.decode()  # strict UTF-8 (no encoded surrogates)
