@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # 9: each run's texts and records have a CRC-32 of their own; 10, 11: search texts without
 # accents (11: also those written decomposed, and compatibility capitals); 12: an image file
-# that was not there is no longer stored as missing (a scan does not look at image files)
+# that was not there is no longer stored as missing (a scan does not look at image files),
+# and rows no longer say whether one was
 FORMAT_VERSION = 12
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
@@ -43,24 +44,24 @@ _NOT_NAMES = ("", ".", "..")
 # The file: a signature line, the table's length (8 bytes, little-endian) and CRC-32 (4
 # bytes), the table (marshal: the header, the blob's length and one row per run), then the
 # blob (each run's search texts and records, marshalled on their own, back to back). A row:
-# (key, mtime_ns, size, created_ts, ids, post orders, skipped (path, reason) pairs, whether
-# some image was missing, whether meta.json was caught mid-write, where in the blob its
-# texts start, its records start and they end, and the CRC-32 of its texts and of its
-# records). What the grid needs to place and filter the run's rows is plain data in the
-# row; loading makes no object for the texts and records (the blob stays the file's bytes)
-# until they are asked for, and their checksums are checked then.
+# (key, mtime_ns, size, created_ts, ids, post orders, skipped (path, reason) pairs,
+# whether meta.json was caught mid-write, where in the blob its texts start, its records
+# start and they end, and the CRC-32 of its texts and of its records). What the grid needs
+# to place and filter the run's rows is plain data in the row; loading makes no object for
+# the texts and records (the blob stays the file's bytes) until they are asked for, and
+# their checksums are checked then.
 _Row = tuple[str, int, int, float, tuple[str, ...], tuple[int, ...],
-             tuple[tuple[str, str], ...], bool, bool, int, int, int, int, int]
+             tuple[tuple[str, str], ...], bool, int, int, int, int, int]
 # The file starts with this line, so a file of another format (or none of ours) is told
 # apart from a damaged one before anything else is read.
 _SIGNATURE = f"gallery-desktop run index {FORMAT_VERSION}\n".encode()
 _LENGTH_BYTES = 8
 _CRC_BYTES = 4
 _PREFIX = len(_SIGNATURE) + _LENGTH_BYTES + _CRC_BYTES
-# (mtime_ns, size, what a hit gives, whether some image was missing when stored): a run
-# stored by this process, or one loaded from the file once it was hit (its RunRows, the same
-# object on every later hit, so a re-scan sees an unchanged run as the very same one).
-_Entry = tuple[int, int, RunResult | RunRows, bool]
+# (mtime_ns, size, what a hit gives): a run stored by this process, or one loaded from the
+# file once it was hit (its RunRows, the same object on every later hit, so a re-scan sees
+# an unchanged run as the very same one).
+_Entry = tuple[int, int, RunResult | RunRows]
 # File times come from a clock that ticks every few milliseconds (FAT's every 2 s, and a
 # network file system's clock may be off by some): a meta.json modified within this long
 # of being stored may be rewritten under the same mtime. Such an entry is kept under _RACY,
@@ -110,10 +111,6 @@ def _decode(key: str, payload: tuple[Any, ...], run_dir: Path) -> RunResult:
     return RunResult(run_id, run_dir, tuple(images), skipped, incomplete is True)
 
 
-def _has_missing(result: RunResult) -> bool:
-    return any(image.source is ImageSource.MISSING for image in result.images)
-
-
 def _row(key: str, mtime_ns: int, size: int, result: RunResult,
          orders_seen: dict[tuple[int, ...], tuple[int, ...]]
          ) -> tuple[tuple[Any, ...], bytes, bytes]:
@@ -126,8 +123,7 @@ def _row(key: str, mtime_ns: int, size: int, result: RunResult,
     orders = tuple(image.post_order for image in result.images)
     return ((key, mtime_ns, size, result.created_ts, result.ids,
              orders_seen.setdefault(orders, orders),
-             tuple((s.path, s.reason) for s in result.skipped), _has_missing(result),
-             result.incomplete),
+             tuple((s.path, s.reason) for s in result.skipped), result.incomplete),
             marshal.dumps(result.search_texts()), marshal.dumps(_encode(key, result)))
 
 
@@ -142,7 +138,7 @@ class _StoredRun(RunRows):
         skipped = row[6]
         RunRows.__init__(self, key.rpartition(os.sep)[2], key, row[3], row[4], row[5],
                          tuple(SkippedItem(p, r) for p, r in skipped) if skipped else (),
-                         row[8])
+                         row[7])
         self._key = key
         self._blob = blob
         self._row = row
@@ -157,7 +153,7 @@ class _StoredRun(RunRows):
     def _make_images(self) -> tuple[GalleryImage, ...] | None:
         row = self._row
         try:
-            payload = marshal.loads(self._piece(row[10], row[11], row[13], "records"))
+            payload = marshal.loads(self._piece(row[9], row[10], row[12], "records"))
             return _decode(self._key, payload, self.run_dir).images
         except Exception as err:  # RunRows then shows the images as missing
             log.warning("run index entry for %s is damaged (%s: %s)", self._key,
@@ -167,7 +163,7 @@ class _StoredRun(RunRows):
     def _make_search_texts(self) -> tuple[str, ...]:
         row = self._row
         try:
-            texts = marshal.loads(self._piece(row[9], row[10], row[12], "search texts"))
+            texts = marshal.loads(self._piece(row[8], row[9], row[11], "search texts"))
             if texts.__class__ is tuple and all(t.__class__ is str for t in texts):
                 return texts
             raise ValueError("not a tuple of texts")
@@ -287,10 +283,9 @@ class RunIndex:
             The result stored for the same (mtime_ns, size) with its records, else None.
         """
         key = str(run_dir)
-        hit = self.hit(key, mtime_ns, size)
-        if hit is None:
+        run = self.hit(key, mtime_ns, size)
+        if run is None:
             return None
-        run = hit[0]
         if not isinstance(run, RunRows):
             return run
         result = run.result()
@@ -300,16 +295,16 @@ class RunIndex:
             return None
         return result
 
-    def hit(self, key: str, mtime_ns: int, size: int) -> tuple[Run, bool] | None:
+    def hit(self, key: str, mtime_ns: int, size: int) -> Run | None:
         """``lookup`` by the run folder's path string, without building records: a run
-        loaded from the file comes as a RunRows. Also says if an image was missing."""
+        loaded from the file comes as a RunRows."""
         entry = self._entries.get(key)
         if entry is None:
             row = self._rows.get(key)
             if row is None:
                 return None
             try:
-                entry = (row[1], row[2], _StoredRun(key, row, self._blob), row[7])
+                entry = (row[1], row[2], _StoredRun(key, row, self._blob))
             except Exception as err:  # any damage: the run is read again
                 log.warning("run index entry for %s is damaged (%s: %s): reading the run "
                             "again", key, type(err).__name__, err)
@@ -323,7 +318,7 @@ class RunIndex:
             log.warning("run index entry for %s is damaged: reading the run again", key)
             self._forget(key)
             return None
-        return value, entry[3]
+        return value
 
     def _forget(self, key: str) -> None:
         self._entries.pop(key, None)
@@ -351,7 +346,7 @@ class RunIndex:
         """
         if abs(time.time_ns() - mtime_ns) < RACY_NS:
             mtime_ns = _RACY
-        self._entries[key] = (mtime_ns, size, result, _has_missing(result))
+        self._entries[key] = (mtime_ns, size, result)
         self._rows.pop(key, None)
         self._dirty = True
 
@@ -384,12 +379,12 @@ class RunIndex:
             pieces: list[bytes | memoryview] = []
             at = 0
             for row in self._rows.values():  # as loaded: their piece of the old blob
-                start, mid, end = row[9:12]
+                start, mid, end = row[8:11]
                 pieces.append(self._blob[start:end])
-                rows.append((*row[:9], at, at + mid - start, at + end - start, *row[12:]))
+                rows.append((*row[:8], at, at + mid - start, at + end - start, *row[11:]))
                 at += end - start
             orders_seen: dict[tuple[int, ...], tuple[int, ...]] = {}
-            for key, (mtime_ns, size, value, _) in self._entries.items():
+            for key, (mtime_ns, size, value) in self._entries.items():
                 if key not in self._rows:
                     head, texts, records = _row(key, mtime_ns, size, self._result(value),
                                                 orders_seen)

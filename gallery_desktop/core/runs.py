@@ -773,7 +773,7 @@ def iter_runs(data_dir: Path, *, index: RunIndex | None = None,
             else:
                 hit = index.hit(key, st.st_mtime_ns, st.st_size)
                 if hit is not None:
-                    yield hit[0]  # image files are not looked at: nothing to look for again
+                    yield hit
                     continue
         run_dir = make_child(runs_dir, name)
         if runs_are_real and not entry.is_symlink():

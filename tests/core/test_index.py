@@ -24,7 +24,7 @@ def read_runs(cache: Path) -> tuple[Any, list[list[Any]]]:
     """The index file's header, and each run's row with its texts and records as bytes in
     place of their offsets."""
     header, rows, blob = split_file(cache.read_bytes())
-    return header, [[*row[:9], bytes(blob[row[9]:row[10]]), bytes(blob[row[10]:row[11]])]
+    return header, [[*row[:8], bytes(blob[row[8]:row[9]]), bytes(blob[row[9]:row[10]])]
                     for row in rows]
 
 
@@ -253,7 +253,7 @@ def test_a_damaged_entry_shows_as_missing_and_that_run_is_read_again(
     expected = list(scan_runs(data, index=index).images)
     index.save()
     header, runs = read_runs(cache)
-    at = next(i for i, run in enumerate(runs) if run[4] and not run[7])  # images, none missing
+    at = next(i for i, run in enumerate(runs) if run[4])  # a run with images
     *head, records = runs[at]
     key, ids = head[0], head[4]
     run_id, images, skipped, incomplete = marshal.loads(records)
@@ -297,7 +297,7 @@ def test_bytes_changed_in_a_run_s_texts_or_records_are_caught_by_their_checksum(
     index.save()
     header, rows, blob = split_file(cache.read_bytes())
     row = next(r for r in rows if r[0].endswith("run-a"))
-    start, end = (row[10], row[11]) if part == "records" else (row[9], row[10])
+    start, end = (row[9], row[10]) if part == "records" else (row[8], row[9])
     piece = bytes(blob[start:end])
     assert old in piece
     changed = bytes(blob[:start]) + piece.replace(old, new) + bytes(blob[end:])
@@ -322,7 +322,7 @@ def test_damaged_search_texts_come_from_the_records_and_the_run_is_read_again(
     index.save()
     header, runs = read_runs(cache)
     at = next(i for i, run in enumerate(runs) if run[4])
-    runs[at][9] = marshal.dumps(("just one text",) * (len(runs[at][4]) + 1))
+    runs[at][8] = marshal.dumps(("just one text",) * (len(runs[at][4]) + 1))
     write_runs(cache, header, runs)
     damaged = RunIndex(cache)
     damaged.load()
@@ -344,7 +344,7 @@ def test_records_that_do_not_sit_where_their_rows_were_placed_are_damaged(
     scan_runs(data, index=index)
     index.save()
     header, runs = read_runs(cache)
-    at = next(i for i, run in enumerate(runs) if run[4] and not run[7])
+    at = next(i for i, run in enumerate(runs) if run[4])
     if change == "orders":
         runs[at][5] = tuple(o + 1 for o in runs[at][5])
     else:

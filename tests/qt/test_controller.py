@@ -352,7 +352,7 @@ def test_a_run_damaged_in_the_run_index_is_read_again_once_it_is_built(
     # stays right, so the file loads and only that entry is damaged.
     row = next(r for r in rows if r[0].endswith(run_id(5)))
     blob = bytearray(blob)
-    blob[row[10]:row[11]] = b"\xff" * (row[11] - row[10])
+    blob[row[9]:row[10]] = b"\xff" * (row[10] - row[9])
     index_file.write_bytes(join_file(header, rows, [bytes(blob)]))
     # No periodic look within the test: only the damage itself may bring the run back.
     second = GalleryController(tmp_path / "cache", rescan_interval_ms=3_600_000)
