@@ -60,8 +60,9 @@ class GalleryController(QObject):
         thumbnail_cache_pruned(object): the PruneResult of the pass over the thumbnail disk
             cache made once per session after the first scan (emitted from its thread).
         idle_changed(bool): True when scans, writes and wanted thumbnails are all done.
-        image_files_changed(object): the watcher saw the image files at these paths (a
-            set of strings) change: one signal for a burst, not one per file.
+        image_files_changed(object): the image files at these paths (a set of strings)
+            changed: one signal for a burst, not one per file. Said by the watcher, or by a
+            thumbnail of a file that was missing.
     """
 
     data_dir_changed = Signal(object)
@@ -492,7 +493,10 @@ class GalleryController(QObject):
 
     @Slot(object, QImage)
     def _on_thumbnail_ready(self, path: str, image: QImage) -> None:
+        appeared = self.model.thumbnail_missing(path)
         self.model.set_thumbnail(path, image)
+        if appeared:  # written since, unseen by the watcher (the periodic look found it)
+            self.image_files_changed.emit({path})
         self._update_idle()
 
     @Slot(object, str)

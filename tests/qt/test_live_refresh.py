@@ -339,9 +339,12 @@ def test_the_periodic_rescan_catches_an_image_written_while_events_were_lost(
     try:
         path, row = missing_then_written(qtbot, controller, tmp_path / "data")
         controller._watch.stop()  # as a silent queue overflow would
+        said: list[set[str]] = []
+        controller.image_files_changed.connect(said.append)  # an open viewer shows it then
         make_image(path, color="#2980b9")
         index = controller.proxy.index(row, 0)
         qtbot.waitUntil(lambda: thumbnail_color(index).blue() > 150, timeout=LIVE_TIMEOUT_MS)
+        assert said == [{str(path)}]
     finally:
         controller.shutdown()
 
