@@ -209,6 +209,7 @@ _PLAIN_CONFIGS = frozenset((dict, type(None)))
 _NOTHING: dict[str, Any] = {}
 _POST_KEYS = ("finalImageUrl", "rawImageUrl", "imagePrompt", "text", "scheduledDate")
 _MOM_KEYS = ("imagePrompt", "caption", "hook", "overlayTitle", "overlaySubtitle")
+_MOM_KEYS_AND_ID = (*_MOM_KEYS, "id")
 _META_KEYS = ("mode", "topic", "status")
 _CONFIG_KEYS = ("aspectRatio", "model", "audience", "imageModel", "stylePreset")
 
@@ -267,6 +268,12 @@ def _js_number_text(number: float) -> str:
     if number in (math.inf, -math.inf):
         return "Infinity" if number > 0 else "-Infinity"
     return str(number)
+
+
+def _plain_texts(obj: dict[str, Any], keys: tuple[str, ...]) -> list[Any] | None:
+    """The values of ``keys`` in ``obj`` when each is text, null or missing; else None."""
+    values = list(map(obj.get, keys))
+    return values if _TEXT_TYPES.issuperset(map(type, values)) else None
 
 
 def _where(order: int, sub: str) -> str:
@@ -347,13 +354,10 @@ class _MetaReader:
                 or not _TEXT_TYPES.issuperset((mode.__class__, topic.__class__,
                                                status.__class__))):
             return None
-        cget = config.get if config is not None else _NOTHING.get
-        aspect, model, audience, image_model, style = (
-            cget("aspectRatio"), cget("model"), cget("audience"), cget("imageModel"),
-            cget("stylePreset"))
-        if not _TEXT_TYPES.issuperset((aspect.__class__, model.__class__, audience.__class__,
-                                       image_model.__class__, style.__class__)):
+        config_texts = _plain_texts(config if config is not None else _NOTHING, _CONFIG_KEYS)
+        if config_texts is None:
             return None
+        aspect, model, audience, image_model, style = config_texts
         run_id = self.run_id
         created_at, created_ts = created_timestamp(meta, run_id, mtime)
         if created_raw is not None and created_at is not created_raw:
@@ -373,28 +377,19 @@ class _MetaReader:
         for order, post in enumerate(posts):
             if post.__class__ is not dict:
                 return None
-            pget = post.get
-            final, raw, prompt, text, scheduled = (
-                pget("finalImageUrl"), pget("rawImageUrl"), pget("imagePrompt"), pget("text"),
-                pget("scheduledDate"))
-            if not _TEXT_TYPES.issuperset((final.__class__, raw.__class__, prompt.__class__,
-                                           text.__class__, scheduled.__class__)):
+            post_texts = _plain_texts(post, _POST_KEYS)
+            if post_texts is None:
                 return None
+            final, raw, prompt, text, scheduled = post_texts
             url = final or raw
             if not url:
                 continue  # not generated yet
-            mom = pget("momPost")
+            mom = post.get("momPost")
             if mom:
-                if mom.__class__ is not dict:
+                mom_texts = _plain_texts(mom, _MOM_KEYS_AND_ID) if mom.__class__ is dict else None
+                if mom_texts is None:
                     return None
-                mget = mom.get
-                mprompt, caption, hook, title, subtitle, slide_id = (
-                    mget("imagePrompt"), mget("caption"), mget("hook"), mget("overlayTitle"),
-                    mget("overlaySubtitle"), mget("id"))
-                if not _TEXT_TYPES.issuperset((mprompt.__class__, caption.__class__,
-                                               hook.__class__, title.__class__,
-                                               subtitle.__class__, slide_id.__class__)):
-                    return None
+                mprompt, caption, hook, title, subtitle, slide_id = mom_texts
                 prompt = mprompt or prompt
                 text = caption or text
             elif mom is None or mom.__class__ is dict:  # none, or {}
@@ -402,7 +397,7 @@ class _MetaReader:
             else:
                 return None
             if not slide_id:
-                index = pget("index")
+                index = post.get("index")
                 if index.__class__ is int:
                     slide_id = f"slide-{index}"
                 elif index.__class__ is str:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from benchlib.machine import drop_page_cache
 log = logging.getLogger(__name__)
 
 
-def floor_read_json(runs_dir: Path) -> int:
+def floor_read_json(runs_dir: Path, loads: Callable[[bytes], Any] = json.loads) -> int:
     """The warm-scan floor: list the runs folder, read and ``json.loads`` every meta.json.
 
     Returns:
@@ -28,7 +29,7 @@ def floor_read_json(runs_dir: Path) -> int:
                 continue
             try:
                 with open(os.path.join(entry.path, "meta.json"), "rb") as f:
-                    meta = json.loads(f.read())
+                    meta = loads(f.read())
             except (OSError, ValueError):
                 continue
             if isinstance(meta, dict) and isinstance(meta.get("posts"), list):
@@ -37,26 +38,10 @@ def floor_read_json(runs_dir: Path) -> int:
 
 
 def floor_read_orjson(runs_dir: Path) -> int:
-    """``floor_read_json`` with orjson, the parser the app's scan uses (for reference).
-
-    Returns:
-        The number of posts seen.
-    """
+    """``floor_read_json`` with orjson, the parser the app's scan uses (for reference)."""
     import orjson
 
-    posts = 0
-    with os.scandir(runs_dir) as entries:
-        for entry in entries:
-            if not entry.is_dir():
-                continue
-            try:
-                with open(os.path.join(entry.path, "meta.json"), "rb") as f:
-                    meta = orjson.loads(f.read())
-            except (OSError, ValueError):
-                continue
-            if isinstance(meta, dict) and isinstance(meta.get("posts"), list):
-                posts += len(meta["posts"])
-    return posts
+    return floor_read_json(runs_dir, orjson.loads)
 
 
 def floor_stat(runs_dir: Path) -> int:
