@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 # 9: each run's texts and records have a CRC-32 of their own; 10, 11: search texts without
 # accents (11: also those written decomposed, and compatibility capitals); 12: an image file
-# that was not there is no longer stored as missing (a scan does not look at image files),
-# and rows no longer say whether one was
-FORMAT_VERSION = 12
+# that was not there is no longer stored as missing (a scan does not look at image files);
+# 13: rows no longer say whether one was
+FORMAT_VERSION = 13
 _FIELDS = GalleryImage._fields
 # marshal's format follows the Python version, and a new record field changes the tuples:
 # either makes an old file unreadable, so both are part of the header and a mismatch means

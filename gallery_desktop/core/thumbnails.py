@@ -11,6 +11,7 @@ from typing import cast
 from PIL import Image, UnidentifiedImageError
 
 from gallery_desktop.core.errors import ThumbnailError
+from gallery_desktop.core.paths import OUTSIDE_REASON
 from gallery_desktop.core.records import FilePath
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ MAX_DECODE_BYTES: int = MAX_IMAGE_PIXELS * 4
 # The reason given when the file is not there (callers may look at the run again).
 FILE_NOT_FOUND = "file not found"
 NOT_A_FILE = "not a regular file"
+# The reasons that mean there is no file to read at all (others: a file that will not decode).
+NO_FILE_REASONS = frozenset((FILE_NOT_FOUND, NOT_A_FILE, OUTSIDE_REASON))
 
 # Formats we let Pillow open. Anything else (EPS runs Ghostscript, PSD, FITS, ...) is
 # refused: the studio writes PNG/JPEG/WebP, and every extra parser is attack surface.

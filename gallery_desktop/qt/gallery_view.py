@@ -388,8 +388,8 @@ class GalleryView(QListView):
             return
         image_id = index.data(ImageRole.IMAGE_ID)
         mime = model.mimeData([index])
-        if mime is None:
-            return
+        if mime is None or not mime.hasUrls():
+            return  # no file to hand over (remote, or found missing): no drag, and no use
         drag = QDrag(self)
         drag.setMimeData(mime)
         decoration = index.data(Qt.ItemDataRole.DecorationRole)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from gallery_desktop.core.records import GalleryImage, ImageSource, ScanReport, SkippedItem
+from gallery_desktop.core.thumbnails import NO_FILE_REASONS
 from gallery_desktop.qt import icons
 from gallery_desktop.qt.actions import (
     CONTEXT_MENU,
@@ -40,7 +41,7 @@ from gallery_desktop.qt.panels import (
     ProblemsDialog,
     empty_reason,
 )
-from gallery_desktop.qt.roles import ImageRole, ThumbState
+from gallery_desktop.qt.roles import ImageRole
 from gallery_desktop.qt.settings import AppSettings
 from gallery_desktop.qt.status_bar import GalleryStatusBar
 from gallery_desktop.qt.toolbar import MainToolBar
@@ -386,10 +387,10 @@ class MainWindow(QMainWindow):
             a[action_id].setEnabled(record is not None)
         local = record is not None and record.source is ImageSource.LOCAL \
             and record.image_path is not None
-        # Not for a file found missing or unreadable by its thumbnail: there are no pixels.
-        state = self.view.currentIndex().data(ImageRole.THUMB_STATE)
-        a[ActionId.COPY_IMAGE].setEnabled(local and state in (ThumbState.READY,
-                                                                ThumbState.LOADING))
+        # Not for a file its thumbnail found missing, not a file, or linked out: nothing to copy.
+        # (One too large for a thumbnail may still be copied whole.)
+        error = self.view.currentIndex().data(ImageRole.THUMB_ERROR)
+        a[ActionId.COPY_IMAGE].setEnabled(local and error not in NO_FILE_REASONS)
         a[ActionId.COPY_PATH].setEnabled(record is not None and record.image_path is not None)
         a[ActionId.SHOW_IN_FOLDER].setEnabled(record is not None and record.image_path is not None)
         a[ActionId.TOGGLE_FAVORITE].setChecked(

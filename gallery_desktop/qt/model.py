@@ -26,7 +26,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from gallery_desktop.core.records import GalleryImage, ImageSource, RunRows
 from gallery_desktop.core.runs import is_inline_image, short_url
-from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND, NO_FILE_REASONS
 from gallery_desktop.qt.roles import ROLE_NAMES, ImageRole, SortMode, ThumbState
 
 log = logging.getLogger(__name__)
@@ -306,18 +306,20 @@ class GalleryModel(QAbstractListModel):
         """File URLs and paths of the local images, their ids, and a decoded image if one is
         at hand (the thumbnail: never a read from disk here).
 
-        A file whose thumbnail failed is not handed over: it is not there, not an image, or
-        a link out of the data folder, which no drop elsewhere may read through us.
+        A file its thumbnail found not there, not a regular file or a link out of the data
+        folder is not handed over: no drop elsewhere may read through us what we would not.
+        With no file at all, the data carries the ids alone (no URL or text a drop target
+        could take).
         """
         rows = sorted({i.row() for i in indexes if i.isValid()})
         recs = [self._full(r) for r in rows]
-        broken = self._broken
         local = [r.image_path for r in recs
                  if r.source is ImageSource.LOCAL and r.image_path is not None
-                 and r.image_path not in broken]
+                 and not self.has_no_file(r.image_path)]
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(p) for p in local])
-        mime.setText("\n".join(local))
+        if local:
+            mime.setUrls([QUrl.fromLocalFile(p) for p in local])
+            mime.setText("\n".join(local))
         mime.setData(MIME_IMAGE_IDS, QByteArray("\n".join(r.id for r in recs).encode()))
         if len(local) == 1:
             pixmap = self._pixmaps.get(local[0])
@@ -730,6 +732,12 @@ class GalleryModel(QAbstractListModel):
     def thumbnail_missing(self, path: str) -> bool:
         """Whether the file ``path`` was not there when its thumbnail was made."""
         return self._broken.get(path) == FILE_NOT_FOUND
+
+    def has_no_file(self, path: str) -> bool:
+        """Whether making the thumbnail of ``path`` found no file to hand over: not there,
+        not a regular file, or a link out of the data folder (a file that could not be
+        decoded may still be copied whole)."""
+        return self._broken.get(path) in NO_FILE_REASONS
 
     def needs_thumbnail(self, row: int) -> str | None:
         """The path to decode for ``row``, or None when it has a pixmap or nothing to load."""

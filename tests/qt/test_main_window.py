@@ -565,6 +565,10 @@ def test_copy_image_is_offered_only_for_a_file_that_is_there(
     qtbot.waitUntil(lambda: not copy.isEnabled(), timeout=TIMEOUT)  # its thumbnail: missing
     make_image(data / "runs" / run_id / "slide-1.png")
     qtbot.waitUntil(copy.isEnabled, timeout=TIMEOUT)
+    # Too large for a thumbnail is no reason not to copy the file: the copier reads it whole.
+    controller.model.set_thumbnail_failed(str(data / "runs" / run_id / "slide-1.png"),
+                                          "image too large to decode safely")
+    assert copy.isEnabled()
 
 
 def test_the_viewer_shows_an_image_replaced_in_place(qtbot, window: MainWindow) -> None:

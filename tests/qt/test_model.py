@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QImage, QPixmap
 
 from gallery_desktop.core.paths import OUTSIDE_REASON
 from gallery_desktop.core.records import GalleryImage, ImageSource
-from gallery_desktop.core.thumbnails import FILE_NOT_FOUND
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND, NOT_A_FILE
 from gallery_desktop.qt.model import MIME_IMAGE_IDS, GalleryModel, short_title
 from gallery_desktop.qt.roles import ImageRole, SortMode, ThumbState
 
@@ -350,15 +350,28 @@ def test_mime_data_carries_file_urls_ids_and_image(qtbot, model: GalleryModel) -
     assert bytes(both.data(MIME_IMAGE_IDS).data()).decode().split() == [remote.id, rec(1).id]
 
 
-@pytest.mark.parametrize("reason", [FILE_NOT_FOUND, OUTSIDE_REASON, "not a regular file"])
-def test_a_file_whose_thumbnail_failed_is_not_handed_to_a_drop(
+@pytest.mark.parametrize("reason", [FILE_NOT_FOUND, OUTSIDE_REASON, NOT_A_FILE])
+def test_a_file_its_thumbnail_found_absent_is_not_handed_to_a_drop(
         qtbot, model: GalleryModel, reason: str) -> None:
     model.insert_images([rec(1), rec(2)])
     model.set_thumbnail_failed(rec(1).image_path, reason)
+    assert model.has_no_file(rec(1).image_path)
     mime = model.mimeData([model.index(0), model.index(1)])
     assert [u.toLocalFile() for u in mime.urls()] == [rec(2).image_path]
     assert mime.text() == rec(2).image_path
     assert bytes(mime.data(MIME_IMAGE_IDS).data()).decode().split() == [rec(2).id, rec(1).id]
+    alone = model.mimeData([model.index(1)])  # nothing a drop target could take
+    assert not alone.hasUrls() and not alone.hasText()
+    assert bytes(alone.data(MIME_IMAGE_IDS).data()).decode() == rec(1).id
+
+
+def test_a_file_too_large_for_a_thumbnail_is_still_handed_to_a_drop(
+        qtbot, model: GalleryModel) -> None:
+    model.insert_images([rec(1)])
+    model.set_thumbnail_failed(rec(1).image_path, "image too large to decode safely")
+    assert not model.has_no_file(rec(1).image_path)
+    assert [u.toLocalFile() for u in model.mimeData([model.index(0)]).urls()] == [
+        rec(1).image_path]
 
 
 def test_clear_resets(qtbot, model: GalleryModel) -> None:
