@@ -240,6 +240,8 @@ _JS_PRINTED: dict[object, str] = {_MISSING: "undefined", None: "null", True: "tr
                                   False: "false"}
 # What JavaScript's Number() reads as a decimal number (Python's float() also takes
 # "inf", "nan" and underscores, which it does not).
+# Integers JavaScript holds exactly (its doubles' 53-bit mantissa).
+_EXACT_INT = 2 ** 53
 _JS_DECIMAL = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Infinity)")
 
 
@@ -262,12 +264,44 @@ def _js_number(value: object) -> float | None:
 
 
 def _js_number_text(number: float) -> str:
-    """A number as JavaScript prints it in a template string (3.0 -> "3")."""
-    if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
-        return str(int(number))
-    if number in (math.inf, -math.inf):
+    """A JSON number as JavaScript prints it in a template string (``String(n)``).
+
+    JavaScript holds every number as a double: an integer beyond 2**53 is rounded first
+    (12345678901234567890 prints as 12345678901234567000), one beyond a double is Infinity.
+    The digits are the shortest that read back as the same double (as Python's ``repr``);
+    the exponent form is used from 1e21 up and from 1e-7 down ("1e+21", "1.5e-7").
+    """
+    if number.__class__ is int and -_EXACT_INT < number < _EXACT_INT:
+        return str(number)  # the common case: exact either way
+    try:
+        value = float(number)
+    except OverflowError:
         return "Infinity" if number > 0 else "-Infinity"
-    return str(number)
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"  # -0 as well
+    text = repr(value)
+    sign = "-" if text[0] == "-" else ""
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    # value = 0.<digits> x 10**point, once the digits lose their leading and trailing zeros
+    point = len(whole) + int(exponent or 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    count = len(digits)
+    if count <= point <= 21:
+        return sign + digits + "0" * (point - count)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * -point + digits
+    shown = digits[0] + ("." + digits[1:] if count > 1 else "")
+    return f"{sign}{shown}e{'+' if point - 1 >= 0 else '-'}{abs(point - 1)}"
 
 
 def _plain_texts(obj: dict[str, Any], keys: tuple[str, ...]) -> list[Any] | None:
@@ -398,7 +432,7 @@ class _MetaReader:
                 return None
             if not slide_id:
                 index = post.get("index")
-                if index.__class__ is int:
+                if index.__class__ is int and -_EXACT_INT < index < _EXACT_INT:
                     slide_id = f"slide-{index}"
                 elif index.__class__ is str:
                     slide_id = "slide-" + index

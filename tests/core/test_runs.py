@@ -286,11 +286,26 @@ def test_json_only_pythons_parser_reads_still_gives_the_run(tmp_path: Path) -> N
     assert not result.skipped
 
 
-def test_integers_beyond_64_bits_are_read_as_the_web_studio_reads_them(tmp_path: Path) -> None:
-    # JSON.parse reads every number as a double: index 10**29 makes "slide-1e+29" there.
-    raw = json.dumps({"posts": [{"index": 10 ** 29, "finalImageUrl": "a.png"}]}).encode()
-    result = parse_run(make_run(tmp_path, RUN_ID, raw=raw), tmp_path)
-    assert [i.slide_id for i in result.images] == ["slide-1e+29"]
+# What node prints for String(n): the web studio's ids are made that way, and hearts are
+# keyed by id.
+JS_PRINTED = [(7, "7"), (2.0, "2"), (-1, "-1"), (0.5, "0.5"), (123.45, "123.45"),
+              (12345678901234567890, "12345678901234567000"), (2 ** 64, "18446744073709552000"),
+              (9007199254740993, "9007199254740992"), (10 ** 29, "1e+29"), (1e21, "1e+21"),
+              (1e20, "100000000000000000000"), (1e-7, "1e-7"), (0.00001, "0.00001"),
+              (1.5e-10, "1.5e-10"), (1.5e300, "1.5e+300"), (-2.5e-7, "-2.5e-7")]
+
+
+@pytest.mark.parametrize("lone_surrogate", [False, True])  # orjson, or json, reads the file
+def test_numbers_in_ids_print_as_the_web_studio_prints_them(
+        tmp_path: Path, lone_surrogate: bool) -> None:
+    posts = [{"index": number, "finalImageUrl": f"{i}.png"}
+             for i, (number, _) in enumerate(JS_PRINTED)]
+    posts += [{"index": 1, "finalImageUrl": f"m{i}.png", "momPost": {"id": number}}
+              for i, (number, _) in enumerate(JS_PRINTED)]
+    meta = {"posts": posts, "topic": "\ud800" if lone_surrogate else "t"}
+    result = parse_run(make_run(tmp_path, RUN_ID, raw=json.dumps(meta).encode()), tmp_path)
+    expected = [f"slide-{text}" for _, text in JS_PRINTED] + [text for _, text in JS_PRINTED]
+    assert [i.slide_id for i in result.images] == expected
 
 
 def test_integers_beyond_a_double_never_stop_the_scan(tmp_path: Path) -> None:
