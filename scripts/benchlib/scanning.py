@@ -129,10 +129,9 @@ def part_warm(config: dict[str, Any]) -> dict[str, Any]:
     passes = {"scan": (_scan, data_dir), "floor": (floor_read_json, runs_dir),
               "orjson_floor": (floor_read_orjson, runs_dir)}
     for i in range(config["repeat"]):
-        # Alternate which goes first so that drift on a shared machine hits all alike.
-        order = ("floor", "scan", "orjson_floor") if i % 2 == 0 else (
-            "orjson_floor", "scan", "floor")
-        for which in order:
+        # Rotate the order so that drift on a shared machine hits all three alike.
+        names = ("floor", "scan", "orjson_floor")
+        for which in names[i % 3:] + names[:i % 3]:
             fn, arg = passes[which]
             samples[which].append(_timed(fn, arg)[0])
     return {"scan_ns": samples["scan"], "floor_ns": samples["floor"],
