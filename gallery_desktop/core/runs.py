@@ -263,6 +263,15 @@ def _js_number(value: object) -> float | None:
     return None
 
 
+def _json_int(text: str) -> int | float:
+    """An integer of meta.json; one of more digits than Python reads (4,300) is, as for
+    JavaScript, infinite."""
+    try:
+        return int(text)
+    except ValueError:
+        return -math.inf if text.startswith("-") else math.inf
+
+
 def _js_number_text(number: float) -> str:
     """A JSON number as JavaScript prints it in a template string (``String(n)``).
 
@@ -611,7 +620,7 @@ class _RunReader:
         try:
             if meta is _NOT_PARSED:
                 text = body.decode()  # strict UTF-8 (no encoded surrogates)
-                meta = json.loads(text)
+                meta = json.loads(text, parse_int=_json_int)
                 # json.loads joins escaped surrogate pairs: a lone one needs a "\u" escape.
                 check_chars = "\\u" in text
         except RecursionError:

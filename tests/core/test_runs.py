@@ -308,13 +308,16 @@ def test_numbers_in_ids_print_as_the_web_studio_prints_them(
     assert [i.slide_id for i in result.images] == expected
 
 
-def test_integers_beyond_a_double_never_stop_the_scan(tmp_path: Path) -> None:
-    huge = 10 ** 400  # JavaScript's Infinity; only Python's json reads the file
-    raw = json.dumps({"count": huge, "mode": "studio", "posts": [
-        {"index": 1, "finalImageUrl": "a.png", "momPost": {"id": huge}},
-        {"index": 2, "finalImageUrl": "b.png", "momPost": {"id": -huge}}]}).encode()
+@pytest.mark.parametrize("digits", [400, 5_000])  # 5,000: more than Python's int() reads
+def test_integers_beyond_a_double_never_stop_the_scan(tmp_path: Path, digits: int) -> None:
+    # JavaScript's Infinity; only Python's json reads the file
+    huge = "9" * digits
+    raw = ('{"count": HUGE, "mode": "studio", "posts": ['
+           '{"index": 1, "finalImageUrl": "a.png", "momPost": {"id": HUGE}},'
+           '{"index": 2, "finalImageUrl": "b.png", "momPost": {"id": -HUGE}},'
+           '{"index": HUGE, "finalImageUrl": "c.png"}]}').replace("HUGE", huge).encode()
     result = parse_run(make_run(tmp_path, RUN_ID, raw=raw), tmp_path)
-    assert [i.slide_id for i in result.images] == ["Infinity", "-Infinity"]
+    assert [i.slide_id for i in result.images] == ["Infinity", "-Infinity", "slide-Infinity"]
     assert {i.composition for i in result.images} == {"slideshow"}
     assert not result.skipped
 
