@@ -86,8 +86,9 @@ class ImageLocator:
 
     def server_folder(self, run_id: str) -> tuple[str, str] | None:
         """For a run folder this locator was told of (``add_run_dir``): the URL prefix of
-        its files, ``"/data/runs/<runId>/"``, and the folder (with a trailing separator) a
-        ``is_plain_name`` after that prefix names a file in, as ``resolve`` would."""
+        its files, ``"/data/runs/<runId>/"``, and its real folder with a trailing separator.
+        A URL of that prefix followed by a name ``is_plain_name`` takes (no "/") names that
+        file of the folder, as ``resolve`` would say."""
         folder = self._server_dirs.get(_RUNS_PREFIX + run_id)
         if folder is None:
             return None

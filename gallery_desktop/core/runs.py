@@ -237,10 +237,10 @@ _MISSING = object()
 # How JavaScript prints the other values an index can be (a missing one is undefined).
 _JS_PRINTED: dict[object, str] = {_MISSING: "undefined", None: "null", True: "true",
                                   False: "false"}
-# What JavaScript's Number() reads as a decimal number (Python's float() also takes
-# "inf", "nan" and underscores, which it does not).
 # Integers JavaScript holds exactly (its doubles' 53-bit mantissa).
 _EXACT_INT = 2 ** 53
+# What JavaScript's Number() reads as a decimal number (Python's float() also takes
+# "inf", "nan" and underscores, which it does not).
 _JS_DECIMAL = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Infinity)")
 
 
