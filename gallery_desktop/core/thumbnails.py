@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 MAX_IMAGE_PIXELS: int = 8192 * 8192
 MAX_DECODE_BYTES: int = MAX_IMAGE_PIXELS * 4
 
-# The reason given when the file is not there (callers may look at the run again).
+# The reason given when the file is not there (the grid shows it as missing).
 FILE_NOT_FOUND = "file not found"
 NOT_A_FILE = "not a regular file"
 # The reasons that mean there is no file to read at all (others: a file that will not decode).
@@ -104,6 +104,24 @@ def load_thumbnail(path: FilePath, edge: int) -> Image.Image:
     return image
 
 
+def stat_image_file(path: FilePath) -> os.stat_result:
+    """The ``stat`` of an image file about to be opened (symlinks followed).
+
+    Raises:
+        ThumbnailError: it is not there (``FILE_NOT_FOUND``), cannot be looked at, or is
+            not a regular file (``NOT_A_FILE``: a folder, or a FIFO whose open would hang).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ThumbnailError(FILE_NOT_FOUND) from None
+    except OSError as err:
+        raise ThumbnailError(f"cannot read file: {err.strerror or err}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ThumbnailError(NOT_A_FILE)
+    return st
+
+
 def decode_reduced(path: FilePath, edge: int) -> tuple[Image.Image, tuple[int, int]]:
     """Everything ``load_thumbnail`` does except the final resample.
 
@@ -124,15 +142,7 @@ def decode_reduced(path: FilePath, edge: int) -> tuple[Image.Image, tuple[int, i
     """
     if edge <= 0:
         raise ValueError(f"edge must be positive, got {edge}")
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ThumbnailError(FILE_NOT_FOUND) from None
-    except OSError as err:
-        raise ThumbnailError(f"cannot read file: {err.strerror or err}") from None
-    if not stat.S_ISREG(st.st_mode):  # a folder, or a FIFO that would hang the open
-        raise ThumbnailError(NOT_A_FILE)
-    size = st.st_size
+    size = stat_image_file(path).st_size
     if size == 0:
         raise ThumbnailError("empty file (0 bytes)")
     try:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
+from gallery_desktop.core.errors import ThumbnailError
 from gallery_desktop.core.paths import OUTSIDE_REASON, lies_inside, real_root
 from gallery_desktop.core.records import FilePath
-from gallery_desktop.core.thumbnails import FILE_NOT_FOUND, NOT_A_FILE
+from gallery_desktop.core.thumbnails import FILE_NOT_FOUND, stat_image_file
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,9 @@ def read_image(path: FilePath, allocation_limit_mb: int = ALLOCATION_LIMIT_MB,
         log.warning("could not load %s: %s", path, OUTSIDE_REASON)
         return QImage(), OUTSIDE_REASON
     try:
-        is_file = stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return QImage(), FILE_NOT_FOUND
-    except OSError as err:
-        return QImage(), f"cannot read file: {err.strerror or err}"
-    if not is_file:  # a folder, or a FIFO whose open would hang this thread
-        return QImage(), NOT_A_FILE
+        stat_image_file(path)
+    except ThumbnailError as err:
+        return QImage(), str(err)
     reader = QImageReader(os.fspath(path))
     reader.setAutoTransform(True)
     reader.setAllocationLimit(allocation_limit_mb)
